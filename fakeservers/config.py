@@ -1,0 +1,42 @@
+"""Limits and settings shared by the three fake servers.
+
+Every limit a hostile client could push against has a value here, so that the
+servers never hold unbounded memory or wait forever; ``docs/limits.md`` lists
+them. A :class:`ServerConfig` is immutable: derive a variant with
+:func:`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Resource limits of one fake server set."""
+
+    #: Longest command line accepted, CRLF included (RFC 7162 section 4 asks >= 8192).
+    max_line: int = 65536
+    #: Largest IMAP literal or APPEND accepted, in octets.
+    max_literal: int = 64 * 1024 * 1024
+    #: Largest message accepted by SMTP (advertised as SIZE, RFC 1870), in octets.
+    max_message_size: int = 64 * 1024 * 1024
+    #: Seconds a session may stay silent before the server closes it.
+    #: RFC 3501 section 5.4 asks at least 30 minutes for IMAP; the fakes are stricter
+    #: by default because they serve tests.
+    idle_timeout: float = 300.0
+    #: Seconds allowed for a TLS handshake (implicit TLS or STARTTLS).
+    tls_handshake_timeout: float = 10.0
+    #: Bad commands in a row before the server says BYE and closes.
+    max_bad_commands: int = 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """What every fake server needs besides the store and its TLS context."""
+
+    #: Host name the servers announce in greetings and EHLO.
+    hostname: str = "localhost"
+    #: Name of the emulated profile (``default`` is RFC-clean).
+    profile: str = "default"
+    limits: Limits = field(default_factory=Limits)

@@ -1,0 +1,251 @@
+"""A server-side connection for the line-based fake servers (IMAP and POP3).
+
+Why not ``asyncio.StreamReader``: after STARTTLS the server must throw away
+every clear-text byte the client sent after the STARTTLS command (RFC 2595
+section 3.1, RFC 3207 section 4.2; CVE-2011-0411 is the bug that happens
+otherwise), and a StreamReader keeps its buffer across ``start_tls`` with no
+public way to empty it. This :class:`asyncio.Protocol` owns its buffer, so
+:meth:`Connection.start_tls` can discard it, and it upgrades through the public
+``loop.start_tls`` API, which works on the selector and the proactor loop alike.
+
+Reads are bounded: a line longer than the limit is consumed and reported as
+:class:`LineTooLong` without being kept; reading pauses the transport when the
+buffer grows past a high-water mark, so a client cannot make the server buffer
+without bound. Every read waits at most ``idle_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+from typing import cast
+
+_HIGH_WATER = 256 * 1024
+
+
+class ConnectionClosed(Exception):
+    """The client closed the connection (or it broke) before the read completed."""
+
+
+class LineTooLong(Exception):
+    """A line exceeded the limit; it has been consumed up to and including its LF."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"line longer than {limit} octets")
+        self.limit = limit
+
+
+class IdleTimeout(Exception):
+    """The client sent nothing for ``idle_timeout`` seconds."""
+
+
+class Connection(asyncio.Protocol):
+    """One client connection with bounded line and exact-length reads."""
+
+    def __init__(self, *, idle_timeout: float) -> None:
+        self.idle_timeout = idle_timeout
+        self._buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
+        self._eof = False
+        self._closed = asyncio.get_running_loop().create_future()
+        self._data_waiter: asyncio.Future[None] | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._paused = False
+        self._on_connect: Callable[[Connection], None] | None = None
+
+    @classmethod
+    def factory(
+        cls, on_connect: Callable[[Connection], None], *, idle_timeout: float
+    ) -> Callable[[], Connection]:
+        """A protocol factory for ``loop.create_server`` calling ``on_connect`` per client."""
+
+        def build() -> Connection:
+            connection = cls(idle_timeout=idle_timeout)
+            connection._on_connect = on_connect
+            return connection
+
+        return build
+
+    # -- asyncio.Protocol -------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        if self._on_connect is not None:
+            self._on_connect(self)
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) > _HIGH_WATER and not self._paused and self._transport:
+            self._paused = True
+            self._transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self._eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._wake()
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        if self._drain_waiter is None or self._drain_waiter.done():
+            self._drain_waiter = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
+
+    # -- facts ------------------------------------------------------------------
+
+    @property
+    def peer(self) -> str:
+        """The client's address as ``host:port`` for logs."""
+        peer = self._transport.get_extra_info("peername") if self._transport else None
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            return f"{peer[0]}:{peer[1]}"
+        return str(peer)
+
+    @property
+    def is_tls(self) -> bool:
+        """Whether the connection is protected by TLS now."""
+        return self.ssl_object is not None
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        """The TLS object once TLS is up (version, cipher, ALPN), else None."""
+        if self._transport is None:
+            return None
+        return cast("ssl.SSLObject | None", self._transport.get_extra_info("ssl_object"))
+
+    @property
+    def closed(self) -> bool:
+        """Whether the transport is gone."""
+        return self._closed.done()
+
+    # -- reading ----------------------------------------------------------------
+
+    async def read_line(self, limit: int) -> bytes:
+        """The next line, with its line ending, at most ``limit`` octets.
+
+        Raises :class:`LineTooLong` (after skipping the rest of the line),
+        :class:`ConnectionClosed` or :class:`IdleTimeout`.
+        """
+        searched = 0
+        while True:
+            end = self._buffer.find(b"\n", searched)
+            if end >= 0:
+                if end + 1 > limit:
+                    self._consume(end + 1)
+                    raise LineTooLong(limit)
+                return self._consume(end + 1)
+            if len(self._buffer) > limit:
+                await self._skip_line()
+                raise LineTooLong(limit)
+            searched = len(self._buffer)
+            await self._wait_for_data()
+
+    async def read_exactly(self, count: int) -> bytes:
+        """Exactly ``count`` octets (a literal); the caller bounds ``count``."""
+        while len(self._buffer) < count:
+            await self._wait_for_data()
+        return self._consume(count)
+
+    def discard_buffer(self) -> int:
+        """Drop everything received but not yet read; returns how many octets."""
+        dropped = len(self._buffer)
+        self._buffer.clear()
+        self._resume_if_paused()
+        return dropped
+
+    async def _skip_line(self) -> None:
+        while True:
+            end = self._buffer.find(b"\n")
+            if end >= 0:
+                self._consume(end + 1)
+                return
+            self._buffer.clear()
+            self._resume_if_paused()
+            await self._wait_for_data()
+
+    def _consume(self, count: int) -> bytes:
+        data = bytes(self._buffer[:count])
+        del self._buffer[:count]
+        self._resume_if_paused()
+        return data
+
+    def _resume_if_paused(self) -> None:
+        if self._paused and len(self._buffer) <= _HIGH_WATER // 2 and self._transport:
+            self._paused = False
+            self._transport.resume_reading()
+
+    async def _wait_for_data(self) -> None:
+        if self._eof:
+            raise ConnectionClosed("client closed the connection")
+        self._data_waiter = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(self._data_waiter, self.idle_timeout)
+        except TimeoutError:
+            raise IdleTimeout(f"no data for {self.idle_timeout:g} s") from None
+        finally:
+            self._data_waiter = None
+
+    def _wake(self) -> None:
+        if self._data_waiter is not None and not self._data_waiter.done():
+            self._data_waiter.set_result(None)
+
+    # -- writing ----------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` for the client (ignored once the connection is gone)."""
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its high-water mark."""
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            await waiter
+
+    async def start_tls(self, context: ssl.SSLContext, *, timeout: float) -> int:
+        """Upgrade to TLS as the server; returns how many clear-text octets were discarded.
+
+        Discarding is required: bytes pipelined after STARTTLS must not be
+        executed as if they had come over TLS (RFC 2595 section 3.1).
+        """
+        if self._transport is None:
+            raise ConnectionClosed("no transport")
+        dropped = self.discard_buffer()
+        loop = asyncio.get_running_loop()
+        new_transport = await loop.start_tls(
+            self._transport,
+            self,
+            context,
+            server_side=True,
+            ssl_handshake_timeout=timeout,
+        )
+        if new_transport is None:
+            raise ConnectionClosed("TLS handshake did not complete")
+        self._transport = new_transport
+        return dropped
+
+    async def close(self) -> None:
+        """Close the connection and wait (briefly) until it is gone."""
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._closed), 2.0)
+        except TimeoutError:
+            if self._transport is not None:
+                self._transport.abort()
+
+    def abort(self) -> None:
+        """Drop the connection at once without flushing."""
+        if self._transport is not None:
+            self._transport.abort()

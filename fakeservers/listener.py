@@ -1,0 +1,59 @@
+"""A listening socket plus the sessions it accepted, so that stopping is complete.
+
+``asyncio.Server.close`` stops accepting but leaves accepted connections
+open (``close_clients`` only exists from Python 3.13), and a fake server that
+is stopped mid-session must close every connection it holds. Each server
+registers a closer for every session it accepts; :meth:`Listener.close` calls
+them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+
+class Listener:
+    """One bound endpoint of a fake server."""
+
+    def __init__(self, server: asyncio.Server, *, name: str) -> None:
+        self.name = name
+        self._server = server
+        self._closers: dict[int, Callable[[], None]] = {}
+        self._next = 0
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (meaningful when 0 was asked for)."""
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def host(self) -> str:
+        """The address actually bound."""
+        return str(self._server.sockets[0].getsockname()[0])
+
+    def track(self, closer: Callable[[], None]) -> Callable[[], None]:
+        """Remember a session's closer; returns the function that forgets it."""
+        key = self._next
+        self._next += 1
+        self._closers[key] = closer
+
+        def untrack() -> None:
+            self._closers.pop(key, None)
+
+        return untrack
+
+    @property
+    def session_count(self) -> int:
+        """How many sessions are open now."""
+        return len(self._closers)
+
+    async def close(self) -> None:
+        """Stop accepting and close every open session."""
+        self._server.close()
+        for closer in list(self._closers.values()):
+            closer()
+        self._closers.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._server.wait_closed(), 2.0)

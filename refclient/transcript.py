@@ -1,0 +1,189 @@
+"""The transcript of one connection: what each side sent, when, and TLS events.
+
+Every connection of the reference client has one (DESIGN.md). Lines read
+``+0.012 C: a1 CAPABILITY``, ``+0.015 S: * CAPABILITY IMAP4rev1 ...`` and
+``+0.020 *: TLS established TLSv1.3 ...``. Users attach transcripts to bug
+reports, so:
+
+* secrets never appear: a caller sending credentials passes the redacted
+  rendering (``shown``), and every registered secret (and its base64 forms)
+  is replaced by ``<redacted>`` in every line as a second line of defence;
+* memory is bounded: each line is cut at ``max_line`` octets, and beyond
+  ``max_entries`` lines only the head and the most recent tail are kept;
+* bytes stay bytes until rendered; rendering escapes what is not printable.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+REDACTED = b"<redacted>"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One transcript line."""
+
+    seconds: float  # since the transcript started
+    direction: str  # "C" client, "S" server, "*" event
+    data: bytes  # without line ending, redacted, possibly cut
+
+    def render(self) -> str:
+        """``+0.012 C: text`` with non-printable octets escaped."""
+        text = self.data.decode("utf-8", "backslashreplace")
+        text = "".join(ch if ch.isprintable() or ch == "\t" else repr(ch)[1:-1] for ch in text)
+        return f"+{self.seconds:.3f} {self.direction}: {text}"
+
+
+class Transcript:
+    """Bounded, redacted record of one connection."""
+
+    def __init__(
+        self,
+        label: str = "",
+        *,
+        max_line: int = 1000,
+        max_entries: int = 20000,
+        sink: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.label = label
+        self._max_line = max_line
+        self._head_limit = max_entries // 2
+        self._head: list[Entry] = []
+        self._tail: deque[Entry] = deque(maxlen=max_entries - self._head_limit)
+        self._omitted = 0
+        self._secrets: list[bytes] = []
+        self._partial: dict[str, bytearray] = {"C": bytearray(), "S": bytearray()}
+        self._sink = sink
+        self._clock = clock
+        self._start = clock()
+
+    # -- secrets ------------------------------------------------------------------
+
+    def add_secret(self, secret: str | bytes) -> None:
+        """Never show ``secret`` (nor its base64 encodings) in any line."""
+        raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+        if not raw:
+            return
+        forms = {raw, base64.b64encode(raw)}
+        # Base64 of a longer payload containing the secret at any offset mod 3
+        # shares an aligned core with one of these three encodings.
+        for shift in range(3):
+            encoded = base64.b64encode(b"\0" * shift + raw)
+            core = encoded[4 * ((shift + 2) // 3) : 4 * ((shift + len(raw)) // 3)]
+            if len(core) >= 8:
+                forms.add(core)
+        for form in sorted(forms, key=len, reverse=True):
+            if form not in self._secrets:
+                self._secrets.append(form)
+
+    @property
+    def secrets(self) -> tuple[bytes, ...]:
+        """The registered secrets (for sweeping other outputs)."""
+        return tuple(self._secrets)
+
+    def redact(self, data: bytes) -> bytes:
+        """``data`` with every registered secret replaced."""
+        for secret in self._secrets:
+            if secret in data:
+                data = data.replace(secret, REDACTED)
+        return data
+
+    def redact_text(self, text: str) -> str:
+        """A string with every registered secret replaced (for error messages)."""
+        return self.redact(text.encode("utf-8", "surrogateescape")).decode(
+            "utf-8", "surrogateescape"
+        )
+
+    # -- recording ----------------------------------------------------------------
+
+    def client(self, data: bytes, *, shown: bytes | None = None) -> None:
+        """Record bytes the client sent; ``shown`` replaces them when they hold secrets."""
+        self._feed("C", data if shown is None else shown)
+
+    def server(self, data: bytes) -> None:
+        """Record bytes the server sent."""
+        self._feed("S", data)
+
+    def event(self, text: str) -> None:
+        """Record a non-protocol event (TLS up, timeout, close)."""
+        self.flush()
+        self._add("*", text.encode("utf-8"))
+
+    def flush(self) -> None:
+        """Write out partial lines (at the end, or before an event)."""
+        for direction, pending in self._partial.items():
+            if pending:
+                self._add(direction, bytes(pending))
+                pending.clear()
+
+    def _feed(self, direction: str, data: bytes) -> None:
+        pending = self._partial[direction]
+        start = 0
+        while True:
+            end = data.find(b"\n", start)
+            if end < 0:
+                room = self._max_line + 1 - len(pending)
+                if room > 0:
+                    pending += data[start : start + room]
+                return
+            if len(pending) <= self._max_line:
+                pending += data[start : start + self._max_line + 1 - len(pending)]
+            self._add(direction, bytes(pending))
+            pending.clear()
+            start = end + 1
+
+    def _add(self, direction: str, line: bytes) -> None:
+        line = line.removesuffix(b"\n").removesuffix(b"\r")
+        if len(line) > self._max_line:
+            line = line[: self._max_line] + b"...<cut>"
+        entry = Entry(self._clock() - self._start, direction, self.redact(line))
+        if len(self._head) < self._head_limit:
+            self._head.append(entry)
+        else:
+            if len(self._tail) == self._tail.maxlen:
+                self._omitted += 1
+            self._tail.append(entry)
+        if self._sink is not None:
+            prefix = f"[{self.label}] " if self.label else ""
+            self._sink(prefix + entry.render())
+
+    # -- reading ------------------------------------------------------------------
+
+    def entries(self) -> list[Entry]:
+        """Every kept entry, oldest first."""
+        return [*self._head, *self._tail]
+
+    def lines(self) -> list[str]:
+        """The rendered lines, with a marker where lines were dropped."""
+        rendered = [entry.render() for entry in self._head]
+        if self._omitted:
+            rendered.append(f"... {self._omitted} lines omitted ...")
+        rendered.extend(entry.render() for entry in self._tail)
+        return rendered
+
+    def tail(self, count: int = 12) -> list[str]:
+        """The last ``count`` rendered lines (for error messages)."""
+        self.flush()
+        return self.lines()[-count:]
+
+    def render(self) -> str:
+        """The whole transcript as text, one line per entry."""
+        self.flush()
+        header = [f"# {self.label}"] if self.label else []
+        return "\n".join([*header, *self.lines()]) + "\n"
+
+
+def sweep(texts: Iterable[str | bytes], secrets: Iterable[str | bytes]) -> list[str]:
+    """The secrets that occur in any of ``texts`` (used by tests and reports)."""
+    wanted = [s.encode() if isinstance(s, str) else s for s in secrets if s]
+    found: list[str] = []
+    for text in texts:
+        blob = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+        found.extend(s.decode("utf-8", "replace") for s in wanted if s in blob)
+    return found

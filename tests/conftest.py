@@ -1,0 +1,11 @@
+"""Shared test configuration."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "fuzz", deadline=None, max_examples=20000, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile("default")
