@@ -1,0 +1,1 @@
+"""asyncio sessions of the reference client, one module per protocol."""
