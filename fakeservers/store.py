@@ -118,6 +118,15 @@ Watcher = Callable[[str, str], None]
 """Called with (user, mailbox name) after that mailbox changed."""
 
 
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A message submitted for recipients outside the store's accounts (never relayed)."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+
 class MailStore:
     """Accounts and their mailboxes, shared by the three fake servers."""
 
@@ -125,6 +134,8 @@ class MailStore:
         self._lock = threading.RLock()
         self._accounts: dict[str, Account] = {}
         self._watchers: dict[tuple[str, str], list[Watcher]] = {}
+        self._locked_maildrops: dict[str, object] = {}
+        self._outbox: list[OutgoingMessage] = []
 
     # -- accounts -----------------------------------------------------------------
 
@@ -363,6 +374,39 @@ class MailStore:
                 )
                 pairs.append((original.uid, copied.uid))
         return pairs
+
+    # -- POP3 maildrop lock and the SMTP outbox -------------------------------------
+
+    def lock_maildrop(self, user: str) -> Callable[[], None] | None:
+        """Take the exclusive POP3 maildrop lock of ``user`` (RFC 1939 section 8).
+
+        Returns the function that releases it, or None if another session holds
+        it. Shared by every POP3 listener on this store (pop3 and pop3s). Calling
+        the release function again, even after another session took the lock,
+        does nothing.
+        """
+        holder = object()
+        with self._lock:
+            if user in self._locked_maildrops:
+                return None
+            self._locked_maildrops[user] = holder
+
+        def release() -> None:
+            with self._lock:
+                if self._locked_maildrops.get(user) is holder:
+                    del self._locked_maildrops[user]
+
+        return release
+
+    def record_outgoing(self, sender: str, recipients: Iterable[str], data: bytes) -> None:
+        """Keep a message submitted for non-local recipients, for tests to inspect."""
+        with self._lock:
+            self._outbox.append(OutgoingMessage(sender, tuple(recipients), bytes(data)))
+
+    def outbox(self) -> list[OutgoingMessage]:
+        """Every message submitted for non-local recipients, oldest first."""
+        with self._lock:
+            return list(self._outbox)
 
     # -- observers ----------------------------------------------------------------
 

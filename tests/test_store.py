@@ -53,3 +53,23 @@ def test_watchers_fire_from_other_threads(store: MailStore) -> None:
     unwatch()
     store.deliver("alice@example.test", b"y\r\n")
     assert seen == [("alice@example.test", "INBOX")]
+
+
+def test_maildrop_lock_is_exclusive_and_release_is_idempotent(store: MailStore) -> None:
+    user = "alice@example.test"
+    release = store.lock_maildrop(user)
+    assert release is not None
+    assert store.lock_maildrop(user) is None
+    release()
+    again = store.lock_maildrop(user)
+    assert again is not None
+    release()  # a stale release must not free the new holder's lock
+    assert store.lock_maildrop(user) is None
+    again()
+
+
+def test_outbox_records_outgoing_messages(store: MailStore) -> None:
+    assert store.outbox() == []
+    store.record_outgoing("alice@example.test", ["x@elsewhere.test"], b"m\r\n")
+    [outgoing] = store.outbox()
+    assert outgoing.recipients == ("x@elsewhere.test",) and outgoing.data == b"m\r\n"
