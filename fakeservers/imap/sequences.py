@@ -1,0 +1,90 @@
+"""IMAP sequence sets: ``1,3:5,7:*`` (RFC 3501 section 9, ``sequence-set``).
+
+A set is kept as the ranges the client wrote, with ``*`` left symbolic,
+because ``*`` means "the largest number in use" and that depends on the
+mailbox at the moment the set is applied (RFC 3501 section 6.4.8: ``UID n:*``
+always matches the message with the highest UID, even when ``n`` is larger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+#: The symbolic ``*`` in a range, resolved by :meth:`SequenceSet.contains`.
+STAR = 0
+
+
+class SequenceSetError(ValueError):
+    """The text is not a valid ``sequence-set``."""
+
+
+@dataclass(frozen=True)
+class SequenceSet:
+    """Inclusive ranges of message numbers or UIDs; :data:`STAR` stands for ``*``."""
+
+    ranges: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def parse(cls, text: bytes) -> SequenceSet:
+        """Parse ``sequence-set``; raises :class:`SequenceSetError`."""
+        if not text:
+            raise SequenceSetError("empty sequence set")
+        ranges: list[tuple[int, int]] = []
+        for item in text.split(b","):
+            bounds = item.split(b":")
+            if len(bounds) > 2:
+                raise SequenceSetError(f"bad sequence range {item!r}")
+            numbers = [_seq_number(bound) for bound in bounds]
+            ranges.append((numbers[0], numbers[-1]))
+        return cls(tuple(ranges))
+
+    def contains(self, number: int, *, largest: int) -> bool:
+        """Whether ``number`` is in the set when ``*`` is ``largest``."""
+        for first, last in self.ranges:
+            low, high = sorted((first or largest, last or largest))
+            if low <= number <= high:
+                return True
+        return False
+
+    def select(self, numbers: Iterable[int], *, largest: int) -> list[int]:
+        """The members of ``numbers`` (ascending) that are in the set."""
+        return [n for n in numbers if self.contains(n, largest=largest)]
+
+    def highest_explicit(self) -> int:
+        """The largest number written out (not ``*``); 0 if only ``*`` appears."""
+        return max(max(pair) for pair in self.ranges)
+
+
+def _seq_number(text: bytes) -> int:
+    """``seq-number = nz-number / "*"``; nz-number has no leading zero."""
+    if text == b"*":
+        return STAR
+    if not text.isdigit() or text.startswith(b"0") or not text.isascii():
+        raise SequenceSetError(f"bad sequence number {text!r}")
+    number = int(text)
+    if number > 0xFFFFFFFF:  # RFC 3501 section 9: nz-number fits in 32 bits
+        raise SequenceSetError(f"sequence number {text!r} out of range")
+    return number
+
+
+def format_uid_set(uids: Iterable[int]) -> bytes:
+    """A compact ``uid-set`` (``1:3,5``) for COPYUID/APPENDUID (RFC 4315 section 3)."""
+    parts: list[bytes] = []
+    run: list[int] = []
+    for uid in uids:
+        if run and uid == run[-1] + 1:
+            run.append(uid)
+            continue
+        if run:
+            parts.append(_format_run(run))
+        run = [uid]
+    if run:
+        parts.append(_format_run(run))
+    return b",".join(parts)
+
+
+def _format_run(run: list[int]) -> bytes:
+    if len(run) == 1:
+        return b"%d" % run[0]
+    return b"%d:%d" % (run[0], run[-1])
