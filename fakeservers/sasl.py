@@ -186,7 +186,7 @@ def _cram_md5(context: _Context, initial: bytes | None) -> _Mechanism:
     if account is None:
         return Rejected(_FAILED, None)
     expected = hmac.new(account.password.encode(), challenge, hashlib.md5).hexdigest()
-    if hmac.compare_digest(expected, digest.lower()):
+    if hmac.compare_digest(expected.encode(), digest.lower().encode()):
         return Accepted(account, None)
     return Rejected(_FAILED, None)
 
