@@ -1,0 +1,157 @@
+"""``mailcompat serve``: keep the fake servers up for any mail client.
+
+Starts the six fake endpoints over one store, writes ``DIR/servers.json``
+once every listener is ready (DESIGN.md gives its shape), prints the same as a
+table a person can copy into Thunderbird or mutt, and runs until Ctrl-C,
+SIGTERM, or (on Windows) CTRL_BREAK. On a clean stop it closes every session
+and removes ``servers.json`` so that no one reads the ports of a dead server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from fakeservers.config import ServerConfig
+from fakeservers.controller import DEFAULT_ACCOUNTS, ENDPOINTS, AccountSpec, FakeMailServers
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+#: Profiles that exist today; ``mailcompat profiles`` will list them with descriptions.
+KNOWN_PROFILES: tuple[str, ...] = ("default",)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``serve`` to the command line."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run the fake IMAP, POP3 and SMTP servers",
+        description="Run the fake IMAP, POP3 and SMTP submission servers over one mail store "
+        "until interrupted. Port 0 picks a free port.",
+    )
+    parser.add_argument("--profile", default="default", help="emulated server (default: default)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    for spec in ENDPOINTS:
+        parser.add_argument(
+            f"--{spec.name}-port",
+            dest=f"{spec.name}_port",
+            type=_port,
+            default=spec.default_port,
+            metavar="N",
+            help=f"{spec.protocol.upper()} {spec.security} port (default {spec.default_port})",
+        )
+    parser.add_argument(
+        "--account",
+        action="append",
+        type=_account,
+        metavar="USER:PASSWORD",
+        help="create this account (repeatable; default alice@example.test and bob@example.test)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="write servers.json and ca.pem here (default: a temporary directory)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {port}")
+    return port
+
+
+def _account(text: str) -> AccountSpec:
+    try:
+        return AccountSpec.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the servers until a stop signal; returns the exit code."""
+    if args.profile not in KNOWN_PROFILES:
+        print(
+            f"mailcompat serve: unknown profile {args.profile!r} "
+            f"(known: {', '.join(KNOWN_PROFILES)})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    servers = FakeMailServers(
+        host=args.host,
+        ports={spec.name: getattr(args, f"{spec.name}_port") for spec in ENDPOINTS},
+        accounts=tuple(args.account or DEFAULT_ACCOUNTS),
+        config=ServerConfig(profile=args.profile),
+        state_dir=args.state_dir,
+    )
+    try:
+        servers.start()
+    except OSError as exc:
+        print(f"mailcompat serve: cannot start the servers: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    stop = threading.Event()
+    restore = _install_stop_handlers(stop)
+    try:
+        print(render_table(servers.describe()), flush=True)
+        # Short waits keep Ctrl-C responsive on Windows, where a blocked wait
+        # is not interrupted by the console's control handler.
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        restore()
+        servers.stop()
+        if args.state_dir is not None:
+            (args.state_dir / "servers.json").unlink(missing_ok=True)
+    print("mailcompat serve: stopped", flush=True)
+    return EXIT_OK
+
+
+def _install_stop_handlers(stop: threading.Event) -> Callable[[], None]:
+    """Make SIGTERM (and CTRL_BREAK on Windows) set ``stop``; returns a restore function."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    names = ["SIGTERM", "SIGBREAK"]  # SIGBREAK exists only on Windows
+    previous: dict[int, Any] = {}
+    for name in names:
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            previous[signum] = signal.signal(signum, handle)
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    return restore
+
+
+def render_table(state: dict[str, Any]) -> str:
+    """The human printout of ``servers.json``: endpoints, accounts, CA."""
+    host = state["host"]
+    lines = [f"mailcompat fake servers on {host} (profile {state['profile']})", ""]
+    lines.append(f"  {'endpoint':<12} {'port':>5}  security")
+    for name, endpoint in state["endpoints"].items():
+        lines.append(f"  {name:<12} {endpoint['port']:>5}  {endpoint['security']}")
+    lines.append("")
+    lines.append(f"  {'account':<28} password")
+    for account in state["accounts"]:
+        lines.append(f"  {account['user']:<28} {account['password']}")
+    lines.append("")
+    lines.append(f"  CA certificate: {state['ca_cert']}")
+    lines.append("  (trust it in your client, or pass it as --ca-file)")
+    lines.append("")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)

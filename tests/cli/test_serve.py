@@ -1,0 +1,102 @@
+"""``mailcompat serve`` as a user runs it: a real process, servers.json, a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from refclient.cli import main
+
+PORT_ZERO = [
+    f"--{name}-port=0" for name in ("imap", "imaps", "pop3", "pop3s", "submission", "submissions")
+]
+
+
+def _start(state_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
+    flags = subprocess.CREATE_NEW_PROCESS_GROUP if sys.platform == "win32" else 0
+    command = [sys.executable, "-m", "refclient", "serve", "--state-dir", str(state_dir)]
+    return subprocess.Popen(
+        [*command, *PORT_ZERO, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        creationflags=flags,
+    )
+
+
+def _wait_for_state(process: subprocess.Popen[bytes], path: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + 60  # generous: a loaded CI machine, not a timing check
+    while time.monotonic() < deadline:
+        if path.exists():
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+        if process.poll() is not None:
+            pytest.fail(f"serve exited early: {process.communicate()}")
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail("servers.json never appeared")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> tuple[int, bytes]:
+    if sys.platform == "win32":
+        process.send_signal(signal.CTRL_BREAK_EVENT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    try:
+        out, _err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    return process.returncode, out
+
+
+def test_serve_writes_state_answers_and_stops_cleanly(tmp_path: Path) -> None:
+    process = _start(tmp_path)
+    state = _wait_for_state(process, tmp_path / "servers.json")
+    try:
+        ports = {name: endpoint["port"] for name, endpoint in state["endpoints"].items()}
+        assert set(ports) == {"imap", "imaps", "pop3", "pop3s", "submission", "submissions"}
+        assert all(port > 0 for port in ports.values())
+        with socket.create_connection((state["host"], ports["imap"]), timeout=10) as raw:
+            assert raw.recv(1024).startswith(b"* OK")
+        assert [a["user"] for a in state["accounts"]] == ["alice@example.test", "bob@example.test"]
+        assert Path(state["ca_cert"]).is_file()
+    finally:
+        code, out = _stop(process)
+    assert code == 0
+    assert b"imaps" in out and b"CA certificate" in out
+    assert not (tmp_path / "servers.json").exists()
+    with pytest.raises(OSError):
+        socket.create_connection((state["host"], ports["imap"]), timeout=2).close()
+
+
+def test_serve_rejects_an_unknown_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--profile", "no-such-profile", *PORT_ZERO]) == 2
+    assert "unknown profile" in capsys.readouterr().err
+
+
+def test_serve_rejects_a_malformed_account(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--account", "no-colon"])
+    assert exit_info.value.code == 2
+    assert "USER:PASSWORD" in capsys.readouterr().err
+
+
+def test_serve_reports_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["serve", "--state-dir", str(tmp_path), *PORT_ZERO, f"--imap-port={port}"])
+    assert code == 2
+    assert "cannot start" in capsys.readouterr().err
+    assert not (tmp_path / "servers.json").exists()
+    assert os.listdir(tmp_path) in (["ca.pem"], [])
