@@ -152,10 +152,23 @@ class Connection(asyncio.Protocol):
             await self._wait_for_data()
 
     async def read_exactly(self, count: int) -> bytes:
-        """Exactly ``count`` octets (a literal); the caller bounds ``count``."""
-        while len(self._buffer) < count:
-            await self._wait_for_data()
-        return self._consume(count)
+        """Exactly ``count`` octets (a literal); the caller bounds ``count``.
+
+        Takes what has arrived as it arrives, so that a literal larger than the
+        high-water mark does not leave the transport paused forever.
+        """
+        if len(self._buffer) >= count:
+            return self._consume(count)
+        received = bytearray()
+        while len(received) < count:
+            if not self._buffer:
+                await self._wait_for_data()
+                continue
+            taken = min(count - len(received), len(self._buffer))
+            received += self._buffer[:taken]
+            del self._buffer[:taken]
+            self._resume_if_paused()
+        return bytes(received)
 
     def discard_buffer(self) -> int:
         """Drop everything received but not yet read; returns how many octets."""
