@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from fakeservers.imap import utf7
 from fakeservers.imap.dates import DateError, parse_date_time
@@ -160,6 +161,8 @@ class Identify:
     parameters: tuple[tuple[str, str | None], ...] | None
 
 
+_Args = TypeVar("_Args")
+
 Arguments = (
     NoArguments
     | Login
@@ -185,6 +188,19 @@ class Command:
     tag: str
     name: str
     args: Arguments
+
+    def arguments(self, kind: type[_Args]) -> _Args:
+        """``args``, checked to be of the record type the handler expects."""
+        if not isinstance(self.args, kind):
+            raise TypeError(f"{self.name} carries {type(self.args).__name__}, not {kind.__name__}")
+        return self.args
+
+    @property
+    def uid(self) -> bool:
+        """Whether this is a UID command (RFC 3501 section 6.4.8)."""
+        return bool(getattr(self.args, "uid", False)) or (
+            isinstance(self.args, Expunge) and self.args.uids is not None
+        )
 
 
 # -- entry point ----------------------------------------------------------------

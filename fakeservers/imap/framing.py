@@ -1,0 +1,86 @@
+"""Reading one complete IMAP command from the wire, literals included.
+
+A command is a line that may end in a literal announcement ``{n}`` (then
+the server says ``+`` and the client sends ``n`` octets and the rest of the
+command) or ``{n+}`` (LITERAL+, RFC 7888: the octets follow at once). This
+module joins the lines and literal octets into one buffer in which each
+literal stays inline after its ``{n}`` CRLF, which is what
+:func:`fakeservers.imap.parser.parse_command` reads.
+
+Limits (``config.limits``): a line longer than ``max_line`` is skipped and
+answered BAD; literals adding up to more than ``max_literal`` are refused
+before a synchronizing one is sent (tagged NO [TOOBIG], RFC 7888 section 4)
+or, for LITERAL+, end the session with BYE, since their octets are already
+on their way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+from fakeservers.config import Limits
+from fakeservers.connection import Connection
+
+_LITERAL_ANNOUNCEMENT = re.compile(rb"\{(\d+)(\+?)\}\Z")
+_TAG = re.compile(rb'([^(){ \x00-\x1f\x7f-\xff%*"\\+]+) ')
+#: Most lines (literal announcements) one command may span.
+MAX_PARTS = 1000
+
+CONTINUATION = b"+ Ready for literal data\r\n"
+
+
+class LiteralRefused(Exception):
+    """A literal is over the limit; ``fatal`` when its octets are already coming (LITERAL+)."""
+
+    def __init__(self, text: str, *, tag: str | None, fatal: bool) -> None:
+        super().__init__(text)
+        self.text = text
+        self.tag = tag
+        self.fatal = fatal
+
+
+def tag_of(line: bytes) -> str | None:
+    """The tag at the start of a command line, if it is readable."""
+    match = _TAG.match(line)
+    return match.group(1).decode("ascii") if match else None
+
+
+def _without_line_end(line: bytes) -> bytes:
+    if line.endswith(b"\r\n"):
+        return line[:-2]
+    return line[:-1] if line.endswith(b"\n") else line
+
+
+async def read_command(
+    connection: Connection, limits: Limits, *, go_ahead: Callable[[], Awaitable[None]]
+) -> bytes:
+    """One command with its literals inline and without its final CRLF.
+
+    ``go_ahead`` sends the continuation request for a synchronizing literal.
+    Raises LineTooLong, LiteralRefused, ConnectionClosed or IdleTimeout.
+    """
+    first = line = _without_line_end(await connection.read_line(limits.max_line))
+    command = bytearray()
+    literal_octets = 0
+    for _ in range(MAX_PARTS):
+        announced = _LITERAL_ANNOUNCEMENT.search(line)
+        if announced is None:
+            command += line
+            return bytes(command)
+        size, non_synchronizing = int(announced.group(1)), bool(announced.group(2))
+        literal_octets += size
+        if literal_octets > limits.max_literal:
+            raise LiteralRefused(
+                f"literal of {size} octets is over the limit of {limits.max_literal}",
+                tag=tag_of(first),
+                fatal=non_synchronizing,
+            )
+        command += line + b"\r\n"
+        if not non_synchronizing:
+            await go_ahead()
+        command += await connection.read_exactly(size)
+        line = _without_line_end(await connection.read_line(limits.max_line))
+    raise LiteralRefused(
+        f"command spans more than {MAX_PARTS} literals", tag=tag_of(first), fatal=True
+    )

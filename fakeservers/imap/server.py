@@ -1,0 +1,142 @@
+"""The IMAP listener and the session loop: read a command, parse it, dispatch it.
+
+Each accepted connection runs :func:`serve_session` as its own task. The loop
+is three steps kept apart: framing (:mod:`.framing`: one command with its
+literals), parsing (:mod:`.parser`) and dispatch (:mod:`.dispatch`: handler
+and allowed states). After each command in the selected state the client
+gets the mailbox changes other sessions made (:mod:`.view`).
+
+A client that misbehaves gets BAD and the session goes on, until
+``max_bad_commands`` in a row (then BYE); a client that goes away ends only
+its own session, quietly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+
+from fakeservers.config import ServerConfig
+from fakeservers.connection import Connection, ConnectionClosed, IdleTimeout, LineTooLong
+from fakeservers.imap.dispatch import COMMANDS, HOLDS_EXPUNGES
+from fakeservers.imap.framing import CONTINUATION, LiteralRefused, read_command
+from fakeservers.imap.parser import Command, ParseError, parse_command
+from fakeservers.imap.session import Reply, Session, State, bad
+from fakeservers.listener import Listener
+from fakeservers.store import MailStore
+
+logger = logging.getLogger(__name__)
+
+
+async def start_imap_server(
+    store: MailStore,
+    config: ServerConfig,
+    *,
+    host: str,
+    port: int,
+    tls_context: ssl.SSLContext,
+    implicit_tls: bool,
+) -> Listener:
+    """Bind one IMAP endpoint: implicit TLS (imaps) or clear text with STARTTLS (imap)."""
+    loop = asyncio.get_running_loop()
+    sessions: set[asyncio.Task[None]] = set()
+
+    def on_connect(connection: Connection) -> None:
+        session = Session(connection, store, config, tls_context=tls_context)
+        task = loop.create_task(serve_session(session))
+        sessions.add(task)
+        untrack = listener.track(connection.abort)
+
+        def finished(task: asyncio.Task[None]) -> None:
+            sessions.discard(task)
+            untrack()
+
+        task.add_done_callback(finished)
+
+    limits = config.limits
+    server = await loop.create_server(
+        Connection.factory(on_connect, idle_timeout=limits.idle_timeout),
+        host,
+        port,
+        ssl=tls_context if implicit_tls else None,
+        ssl_handshake_timeout=limits.tls_handshake_timeout if implicit_tls else None,
+    )
+    listener = Listener(server, name="imaps" if implicit_tls else "imap")
+    return listener
+
+
+async def serve_session(session: Session) -> None:
+    """Greet, then serve commands until LOGOUT, a fatal error or the client leaving."""
+    connection = session.connection
+    try:
+        capabilities = " ".join(session.capabilities())
+        hostname = session.config.hostname
+        session.untagged(
+            f"OK [CAPABILITY {capabilities}] {hostname} mailcompat IMAP4rev1 ready".encode()
+        )
+        while session.state is not State.LOGOUT:
+            await _serve_one(session)
+            await connection.drain()
+            if session.bad_in_a_row >= session.config.limits.max_bad_commands:
+                session.untagged(b"BYE Too many invalid commands")
+                break
+    except IdleTimeout:
+        session.untagged(b"BYE Autologout; idle for too long")
+    except (ConnectionClosed, ConnectionError, ssl.SSLError) as error:
+        logger.debug("IMAP session %s ended: %s", connection.peer, error)
+    except LiteralRefused as refused:
+        session.untagged(f"BYE {refused.text}".encode())
+    finally:
+        await connection.close()
+
+
+async def _serve_one(session: Session) -> None:
+    """Read, parse, dispatch and answer one command."""
+    connection = session.connection
+
+    async def go_ahead() -> None:
+        connection.write(CONTINUATION)
+        await connection.drain()
+
+    try:
+        data = await read_command(connection, session.config.limits, go_ahead=go_ahead)
+    except LineTooLong as error:
+        _answer(session, "*", bad(f"Command line too long (limit {error.limit} octets)"))
+        return
+    except LiteralRefused as refused:
+        if refused.fatal:
+            raise
+        _answer(session, refused.tag or "*", Reply("NO", refused.text, "TOOBIG"))
+        return
+    try:
+        command = parse_command(data)
+    except ParseError as error:
+        _answer(session, error.tag or "*", Reply(error.status, error.text, error.code))
+        return
+    reply = await _dispatch(session, command)
+    if session.view is not None and session.state is State.SELECTED:
+        holds = command.name in HOLDS_EXPUNGES and not command.uid
+        for line in session.view.updates(expunges=not holds):
+            session.untagged(line)
+    if reply is not None:
+        _answer(session, command.tag, reply)
+
+
+async def _dispatch(session: Session, command: Command) -> Reply | None:
+    handler, states = COMMANDS[command.name]
+    if session.state not in states:
+        return bad(f"{command.name} is not allowed in the {session.state.value} state")
+    try:
+        return await handler(session, command)
+    except (ConnectionClosed, IdleTimeout, ConnectionError, ssl.SSLError, asyncio.CancelledError):
+        raise
+    except Exception:
+        logger.exception("IMAP %s failed on %r", command.name, command)
+        return Reply("NO", f"{command.name} failed: internal server error", "SERVERBUG")
+
+
+def _answer(session: Session, tag: str, reply: Reply) -> None:
+    """Send the tagged reply and keep count of consecutive BAD ones."""
+    session.bad_in_a_row = session.bad_in_a_row + 1 if reply.status == "BAD" else 0
+    session.send(reply.render(tag))

@@ -1,0 +1,130 @@
+"""What one IMAP session knows: its state, its user, its selected mailbox, its output.
+
+The states are those of RFC 3501 section 3; the dispatch table says which
+commands each state allows. Handlers return a :class:`Reply` (the tagged
+response) and write untagged data through :meth:`Session.send`.
+"""
+
+from __future__ import annotations
+
+import enum
+import ssl
+from dataclasses import dataclass
+
+from fakeservers import sasl
+from fakeservers.config import ServerConfig
+from fakeservers.connection import Connection
+from fakeservers.imap.view import MailboxView
+from fakeservers.store import MailStore
+
+
+class State(enum.Enum):
+    """RFC 3501 section 3."""
+
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A tagged response: ``status [code] text`` (RFC 3501 section 7.1)."""
+
+    status: str
+    text: str
+    code: str | None = None
+
+    def render(self, tag: str) -> bytes:
+        """The response line for ``tag``."""
+        code = f"[{self.code}] " if self.code else ""
+        return f"{tag} {self.status} {code}{self.text}\r\n".encode()
+
+
+def ok(text: str, code: str | None = None) -> Reply:
+    """A tagged OK."""
+    return Reply("OK", text, code)
+
+
+def no(text: str, code: str | None = None) -> Reply:
+    """A tagged NO: the command was understood and failed."""
+    return Reply("NO", text, code)
+
+
+def bad(text: str, code: str | None = None) -> Reply:
+    """A tagged BAD: the command was not acceptable (syntax, state)."""
+    return Reply("BAD", text, code)
+
+
+#: Extensions advertised in every state (each one implemented here).
+EXTENSIONS = (
+    "LITERAL+",  # RFC 7888
+    "SASL-IR",  # RFC 4959
+    "IDLE",  # RFC 2177
+    "UIDPLUS",  # RFC 4315
+    "UNSELECT",  # RFC 3691
+    "NAMESPACE",  # RFC 2342
+    "ID",  # RFC 2971
+    "CHILDREN",  # RFC 3348
+    "SPECIAL-USE",  # RFC 6154
+)
+
+
+class Session:
+    """The mutable state of one connection (one instance per client)."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        store: MailStore,
+        config: ServerConfig,
+        *,
+        tls_context: ssl.SSLContext,
+    ) -> None:
+        self.connection = connection
+        self.store = store
+        self.config = config
+        self.tls_context = tls_context
+        self.state = State.NOT_AUTHENTICATED
+        self.user: str | None = None
+        self.view: MailboxView | None = None
+        self.bad_in_a_row = 0
+
+    def send(self, data: bytes) -> None:
+        """Queue response octets for the client."""
+        self.connection.write(data)
+
+    def untagged(self, line: bytes) -> None:
+        """``* line`` CRLF."""
+        self.connection.write(b"* " + line + b"\r\n")
+
+    def capabilities(self) -> list[str]:
+        """What CAPABILITY says now (RFC 3501 sections 6.1.1, 6.2.1 and 6.2.3)."""
+        names = ["IMAP4rev1"]
+        if self.state is State.NOT_AUTHENTICATED:
+            if self.connection.is_tls:
+                names += [f"AUTH={mechanism}" for mechanism in sasl.MECHANISMS]
+            else:
+                # Credentials never travel in clear text: STARTTLS first.
+                names += ["STARTTLS", "LOGINDISABLED"]
+        return names + list(EXTENSIONS)
+
+    @property
+    def logged_in_user(self) -> str:
+        """The authenticated user (the dispatch table guarantees there is one)."""
+        if self.user is None:
+            raise RuntimeError("no user is logged in")
+        return self.user
+
+    @property
+    def selected(self) -> MailboxView:
+        """The selected mailbox (the dispatch table guarantees there is one)."""
+        if self.view is None:
+            raise RuntimeError("no mailbox is selected")
+        return self.view
+
+    def deselect(self) -> None:
+        """Back to the authenticated state (CLOSE, UNSELECT, a failed SELECT)."""
+        self.view = None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
