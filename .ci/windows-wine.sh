@@ -149,11 +149,6 @@ with zipfile.ZipFile(archive) as bundle:
             destination.write_bytes(bundle.read(member))
 EOF
   rm -rf "$cache/unpack"
-  # The embeddable CPython ignores PYTHONPATH and site-packages unless its
-  # ._pth file lists them and imports site.
-  pth=$(cd "$cache/python" && ls python3*._pth)
-  zip=$(cd "$cache/python" && ls python3*.zip)
-  printf '%s\r\n.\r\nLib\\site-packages\r\nimport site\r\n' "$zip" >"$cache/python/$pth"
   mkdir -p "$cache/python/Lib/site-packages"
   # _wmi crashes inside Wine's WMI emulation when platform.* asks it for the
   # Windows version (pytest, hypothesis and pip do); without it platform
@@ -165,6 +160,15 @@ EOF
   touch "$python_stamp"
   log "Windows CPython unpacked in $(elapsed "$started")"
 fi
+# The embeddable CPython ignores PYTHONPATH and has no site-packages unless its
+# ._pth file lists them and imports site. The working tree comes first, as
+# with the editable install on Linux: every module (the pytest plugin too)
+# comes from the code under test, while the wheel installed below supplies the
+# metadata (the pytest plugin's entry point, the console script).
+pth=$(cd "$cache/python" && ls python3*._pth)
+zip=$(cd "$cache/python" && ls python3*.zip)
+printf '%s\r\n.\r\n%s\r\nLib\\site-packages\r\nimport site\r\n' "$zip" "$(winpath "$repo")" \
+  >"$cache/python/$pth"
 log "$(winpy 60 -c 'import sys; print("Windows CPython", sys.version.split()[0], sys.platform)')"
 
 # --- Dependencies ------------------------------------------------------------
@@ -212,8 +216,9 @@ fi
 
 # --- The project, from the working tree --------------------------------------
 # A wheel built from a fresh copy of the working tree (tracked files and new
-# ones git does not ignore): the tests then run against the project as pip
-# installs it, and stale build/ folders in the tree cannot leak into it.
+# ones git does not ignore, so stale build/ folders cannot leak into it):
+# it proves the project builds and installs, and gives the Windows CPython the
+# project's metadata. The code itself is imported from the tree (see ._pth).
 started=$SECONDS
 source_copy=$cache/source
 rm -rf "$source_copy" "$cache/project"
