@@ -1,0 +1,181 @@
+"""The submission server's behaviour, as aiosmtpd handler hooks and AUTH mechanisms.
+
+aiosmtpd parses SMTP; this handler decides (RFC 6409 message submission):
+EHLO advertises PIPELINING and ENHANCEDSTATUSCODES besides what aiosmtpd
+lists; MAIL needs a successful AUTH first (RFC 4954 section 6, ``530
+5.7.0``); RCPT accepts the store's addresses, refuses unknown users of a
+local domain (``550 5.1.1``) and accepts other domains into the store's
+outbox (never relayed); DATA delivers the exact bytes with trace fields
+prepended (:mod:`fakeservers.smtp.trace`).
+
+Every SASL mechanism of :mod:`fakeservers.sasl` is offered through
+aiosmtpd's documented ``auth_<MECHANISM>`` handler methods, replacing its
+built-in PLAIN and LOGIN so that all mechanisms share one implementation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session, auth_mechanism
+
+from fakeservers.config import ServerConfig
+from fakeservers.sasl import Accepted, Challenge, start_exchange
+from fakeservers.smtp.trace import received_field, return_path_field
+from fakeservers.store import MailStore
+
+#: RFC 5321 section 4.5.3.1.8: servers must accept at least 100 recipients.
+MAX_RECIPIENTS = 100
+
+_AUTH_FAILED = "535 5.7.8 Authentication credentials invalid"
+
+
+class SubmissionHandler:
+    """aiosmtpd handler for one listener (``implicit_tls`` says which kind)."""
+
+    def __init__(self, store: MailStore, config: ServerConfig, *, implicit_tls: bool) -> None:
+        self._store = store
+        self._config = config
+        self._implicit_tls = implicit_tls
+
+    # -- EHLO ---------------------------------------------------------------------
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """aiosmtpd's keywords (SIZE, 8BITMIME, SMTPUTF8, STARTTLS, AUTH) plus ours."""
+        session.host_name = hostname  # the 5-argument hook must record it (aiosmtpd docs)
+        lines = [line[4:] for line in responses if line != "250 HELP"]
+        lines += ["PIPELINING", "ENHANCEDSTATUSCODES"]
+        return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
+
+    # -- envelope -----------------------------------------------------------------
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        """Submission needs authentication first (RFC 6409 section 4.3)."""
+        if not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Sender OK"
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        """Local users, 550 5.1.1 for unknown users of a local domain, others to the outbox."""
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"
+        if self._store.find_address(address) is None and self._is_local_domain(address):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Recipient OK"
+
+    def _is_local_domain(self, address: str) -> bool:
+        domain = address.rpartition("@")[2].lower()
+        return any(a.address.rpartition("@")[2].lower() == domain for a in self._store.accounts())
+
+    # -- DATA ---------------------------------------------------------------------
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Deliver to each local account once; keep the rest in the outbox."""
+        data = envelope.original_content or b""
+        sender = envelope.mail_from or ""
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        received = received_field(
+            helo=session.host_name or "",
+            peer=str(peer),
+            hostname=self._config.hostname,
+            tls=self._implicit_tls or session.ssl is not None,
+            authenticated=bool(session.authenticated),
+        )
+        delivered: set[str] = set()
+        remote: list[str] = []
+        for recipient in envelope.rcpt_tos:
+            account = self._store.find_address(recipient)
+            if account is None:
+                remote.append(recipient)
+            elif account.user not in delivered:
+                delivered.add(account.user)
+                self._store.deliver(account.address, return_path_field(sender) + received + data)
+        if remote:
+            self._store.record_outgoing(sender, remote, received + data)
+        return "250 2.6.0 Message accepted for delivery"
+
+    # -- AUTH (RFC 4954) ----------------------------------------------------------
+
+    @auth_mechanism("PLAIN")
+    async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._authenticate(server, args)
+
+    @auth_mechanism("LOGIN")
+    async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._authenticate(server, args)
+
+    @auth_mechanism("CRAM-MD5")
+    async def auth_CRAM_MD5(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._authenticate(server, args)
+
+    @auth_mechanism("SCRAM-SHA-1")
+    async def auth_SCRAM_SHA_1(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._authenticate(server, args)
+
+    @auth_mechanism("SCRAM-SHA-256")
+    async def auth_SCRAM_SHA_256(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._authenticate(server, args)
+
+    @auth_mechanism("XOAUTH2")
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._authenticate(server, args)
+
+    @auth_mechanism("OAUTHBEARER")
+    async def auth_OAUTHBEARER(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._authenticate(server, args)
+
+    async def _authenticate(self, server: SMTP, args: list[str]) -> AuthResult:
+        """Run a :mod:`fakeservers.sasl` exchange over ``334`` challenges.
+
+        ``args`` is ``[mechanism]`` or ``[mechanism, initial-response]`` where
+        ``=`` is an empty initial response (RFC 4954 section 4). Additional
+        data (SCRAM's server-final, an OAuth2 error JSON) goes out as one more
+        ``334`` challenge whose answer is read before the final reply.
+        """
+        exchange = start_exchange(args[0], self._store, hostname=self._config.hostname)
+        initial: bytes | None = None
+        if len(args) > 1:
+            try:
+                initial = b"" if args[1] == "=" else base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        step = exchange.step(initial)
+        while isinstance(step, Challenge):
+            response = await server.challenge_auth(step.data)
+            if not isinstance(response, bytes):  # "*" or bad base64: aiosmtpd replied 501
+                return AuthResult(success=False, handled=True)
+            step = exchange.step(response)
+        if step.data is not None:
+            answer = await server.challenge_auth(step.data)
+            if not isinstance(answer, bytes):
+                return AuthResult(success=False, handled=True)
+        if isinstance(step, Accepted):
+            return AuthResult(success=True, auth_data=step.account)
+        return AuthResult(success=False, handled=False, message=_AUTH_FAILED)

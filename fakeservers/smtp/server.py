@@ -1,0 +1,100 @@
+"""Bind the fake SMTP submission server: aiosmtpd's ``SMTP`` protocol per connection.
+
+The STARTTLS listener (port 587 style) requires STARTTLS before anything
+but EHLO/NOOP/QUIT (``require_starttls``) and offers AUTH only under TLS
+(``auth_require_tls``). The implicit-TLS listener (465 style, RFC 8314) is
+TLS from the first byte, through ``ssl=`` on ``loop.create_server``.
+
+:class:`SubmissionSMTP` subclasses aiosmtpd's ``SMTP`` for two reasons, both
+through public methods: ``push`` (every reply goes through it) adds the
+enhanced status codes the server advertises, and ``connection_made`` /
+``connection_lost`` register the session with the :class:`Listener`, so that
+closing the listener closes every session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+from typing import Any, AnyStr, cast
+
+from aiosmtpd.smtp import SMTP
+
+from fakeservers.config import ServerConfig
+from fakeservers.listener import Listener
+from fakeservers.smtp.handler import SubmissionHandler
+from fakeservers.smtp.replies import with_enhanced_code
+from fakeservers.store import MailStore
+
+IDENT = "ESMTP mailcompat submission ready"
+
+Track = Callable[[Callable[[], None]], Callable[[], None]]
+
+
+class SubmissionSMTP(SMTP):
+    """aiosmtpd's SMTP with enhanced status codes and listener tracking."""
+
+    def __init__(self, handler: SubmissionHandler, *, track: Track, **options: Any) -> None:
+        super().__init__(handler, **options)
+        self._track = track
+        self._untrack: Callable[[], None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._untrack is None:  # the first call; STARTTLS calls it again
+            self._untrack = self._track(cast(asyncio.Transport, transport).abort)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        if self._untrack is not None:
+            self._untrack()
+
+    async def push(self, status: AnyStr) -> None:
+        if isinstance(status, str):
+            await super().push(with_enhanced_code(status))
+        else:
+            await super().push(status)
+
+
+async def start_smtp_server(
+    store: MailStore,
+    config: ServerConfig,
+    *,
+    host: str,
+    port: int,
+    tls_context: ssl.SSLContext,
+    implicit_tls: bool,
+) -> Listener:
+    """Listen on ``host:port``: submissions (implicit TLS) or submission with STARTTLS."""
+    loop = asyncio.get_running_loop()
+    handler = SubmissionHandler(store, config, implicit_tls=implicit_tls)
+    listeners: list[Listener] = []  # filled before the server starts serving
+    limits = config.limits
+
+    def build() -> SubmissionSMTP:
+        return SubmissionSMTP(
+            handler,
+            track=listeners[0].track,
+            data_size_limit=limits.max_message_size,
+            enable_SMTPUTF8=True,
+            hostname=config.hostname,
+            ident=IDENT,
+            tls_context=None if implicit_tls else tls_context,
+            require_starttls=not implicit_tls,
+            auth_require_tls=not implicit_tls,
+            timeout=limits.idle_timeout,
+            loop=loop,
+        )
+
+    server = await loop.create_server(
+        build,
+        host,
+        port,
+        ssl=tls_context if implicit_tls else None,
+        ssl_handshake_timeout=limits.tls_handshake_timeout if implicit_tls else None,
+        start_serving=False,
+    )
+    listeners.append(Listener(server, name="submissions" if implicit_tls else "submission"))
+    await server.start_serving()
+    return listeners[0]
