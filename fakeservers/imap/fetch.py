@@ -45,7 +45,7 @@ def _item(message: Message, item: FetchItem, flags: frozenset[str]) -> list[Octe
     name = item.name
     if item.section is not None:
         label = b"BODY" + item.section.render()
-        octets = _section(mime.parse(message.data), item.section)
+        octets = section_octets(mime.parse(message.data), item.section)
         return [label, *_literal(octets, item.partial)]
     if name == "UID":
         return [b"UID %d" % message.uid]
@@ -81,7 +81,7 @@ def _literal(octets: Octets | None, partial: tuple[int, int] | None) -> list[Oct
     return [origin, b" {%d}\r\n" % len(octets), octets]
 
 
-def _section(root: mime.Part, section: Section) -> Octets | None:
+def section_octets(root: mime.Part, section: Section) -> Octets | None:
     """The octets a ``section`` names, or None when that part does not exist."""
     entity = root
     if section.part:
