@@ -39,20 +39,22 @@ def return_path_field(sender: str) -> bytes:
     return f"Return-Path: <{sender}>\r\n".encode("utf-8", "surrogateescape")
 
 
-def _drop_leading_field(data: bytes, name: bytes) -> bytes:
-    """``data`` without its first header field if that field is ``name`` (with folding)."""
-    if data[: len(name)].lower() != name:
-        return data
-    end = data.find(b"\r\n")
-    while end >= 0 and data[end + 2 : end + 3] in (b" ", b"\t"):
-        end = data.find(b"\r\n", end + 2)
-    return b"" if end < 0 else data[end + 2 :]
+#: The exact shape of the fields :func:`return_path_field` and :func:`received_field` write.
+_OUR_RETURN_PATH = re.compile(rb"Return-Path: <[^\r\n]*>\r\n")
+_OUR_RECEIVED = re.compile(
+    rb"Received: from [\x21-\x7e]+ \([\x21-\x7e]*\)\r\n"
+    rb"\tby [^\r\n]* \(mailcompat\) with ESMTPS?A? id [0-9a-f]+;\r\n"
+    rb"\t[^\r\n]*\r\n"
+)
 
 
 def strip_trace_headers(data: bytes) -> bytes:
-    """The message as the client sent it: without the leading Return-Path and Received fields.
+    """The message as the client sent it: without the Return-Path and Received this server adds.
 
-    Only one leading ``Return-Path:`` and then one ``Received:`` field are
-    removed, the ones this server adds; the client's own fields stay.
+    Only fields of exactly the shape this server writes, at the very start,
+    are removed: a client's own ``Received:`` fields stay.
     """
-    return _drop_leading_field(_drop_leading_field(data, b"return-path:"), b"received:")
+    return_path = _OUR_RETURN_PATH.match(data)
+    start = return_path.end() if return_path else 0
+    received = _OUR_RECEIVED.match(data, start)
+    return data[received.end() :] if received else data[start:]
