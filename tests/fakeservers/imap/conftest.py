@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from imap_raw_client import RawFactory, RawImap
+from tests.fakeservers.imap.imap_raw_client import RawFactory, RawImap
 
 from fakeservers.controller import FakeMailServers
 

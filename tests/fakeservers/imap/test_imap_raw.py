@@ -7,7 +7,7 @@ import logging
 from dataclasses import replace
 
 import pytest
-from imap_raw_client import RawFactory, RawImap
+from tests.fakeservers.imap.imap_raw_client import RawFactory, RawImap
 
 from fakeservers.config import Limits, ServerConfig
 from fakeservers.controller import FakeMailServers
