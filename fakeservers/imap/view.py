@@ -11,7 +11,8 @@ SEARCH, where the RFC forbids it.
 ``\\Recent`` belongs to one session (RFC 3501 section 2.3.2): the store marks
 new messages with it, and the first session that selects the mailbox
 read-write (or is selecting it when they arrive) takes the flag off the
-stored message and keeps it in its own view.
+stored message and keeps it in its own view. EXAMINE sessions show the flag
+without taking it.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class MailboxView:
         """The flags this session shows: the stored ones, with its own ``\\Recent``."""
         shown = set(message.flags)
         shown.discard(RECENT)
-        if message.uid in self.recent or (self.read_only and RECENT in message.flags):
+        if message.uid in self.recent:
             shown.add(RECENT)
         return frozenset(shown)
 
@@ -126,17 +127,24 @@ class MailboxView:
         return lines
 
     def _take_new(self, current: list[Message] | None) -> None:
-        """Add messages that arrived since; claim their ``\\Recent`` if read-write."""
+        """Add messages that arrived since, noting which are ``\\Recent`` for this session.
+
+        A read-write session takes the flag off the stored message, so no other
+        session shows it; a read-only one only remembers it (EXAMINE changes nothing).
+        """
         arrived = [m for m in current or () if m.uid > self._highest_uid]
-        claimed: set[int] = set()
         for message in arrived:
-            if not self.read_only and RECENT in message.flags:
-                try:
-                    self.store.set_flags(self.user, self.name, message.uid, [RECENT], mode="remove")
-                    claimed.add(message.uid)
-                except StoreError:
-                    pass  # expunged meanwhile: the next update reports it
+            if RECENT in message.flags and self._claim_recent(message):
+                self.recent.add(message.uid)
             self.seen_flags(message)
             self.messages.append(message)
             self._highest_uid = message.uid
-        self.recent |= claimed
+
+    def _claim_recent(self, message: Message) -> bool:
+        if self.read_only:
+            return True
+        try:
+            self.store.set_flags(self.user, self.name, message.uid, [RECENT], mode="remove")
+        except StoreError:
+            return False  # expunged meanwhile: the next update reports it
+        return True

@@ -165,8 +165,9 @@ async def status(session: Session, command: Command) -> Reply:
         except NoSuchMailbox:
             return no(f"No mailbox {args.mailbox}", "NONEXISTENT")
         recent = sum(1 for m in box.messages if RECENT in m.flags)
-        if session.view is not None and session.view.name == box.name:
-            recent += len(session.view.recent)
+        view = session.view
+        if view is not None and view.name == box.name and not view.read_only:
+            recent += len(view.recent)  # taken off the stored messages by this session
         values = {
             "MESSAGES": len(box.messages),
             "RECENT": recent,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.fakeservers.imap.imap_raw_client import RawFactory, RawImap
 
 from fakeservers.controller import FakeMailServers
+from tests.fakeservers.imap.imap_raw_client import RawFactory, RawImap
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import logging
 from dataclasses import replace
 
 import pytest
-from tests.fakeservers.imap.imap_raw_client import RawFactory, RawImap
 
 from fakeservers.config import Limits, ServerConfig
 from fakeservers.controller import FakeMailServers
 from fakeservers.pki import TestPKI
+from tests.fakeservers.imap.imap_raw_client import RawFactory, RawImap
 
 
 @pytest.fixture
