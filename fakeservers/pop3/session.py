@@ -96,7 +96,9 @@ class Pop3Session:
     async def run(self) -> None:
         """Greet, then serve commands; always releases the lock and closes."""
         try:
-            self._reply(f"+OK {self._timestamp} {IMPLEMENTATION} POP3 ready")
+            # The timestamp ends the line, as in RFC 1939's example: curl only
+            # recognises APOP support when the greeting ends with it.
+            self._reply(f"+OK {IMPLEMENTATION} POP3 ready {self._timestamp}")
             while True:
                 await self._serve_one()
         except (_Closing, ConnectionClosed, IdleTimeout, ConnectionError, ssl.SSLError):

@@ -59,7 +59,7 @@ def inbox(servers: FakeMailServers) -> list[bytes]:
 
 def test_greeting_carries_an_apop_timestamp(servers: FakeMailServers) -> None:
     client = connect_tls(servers)
-    assert re.fullmatch(rb"\+OK <\d+\.\d+@localhost> mailcompat POP3 ready", client.getwelcome())
+    assert re.fullmatch(rb"\+OK mailcompat POP3 ready <\d+\.\d+@localhost>", client.getwelcome())
     client.quit()
 
 
