@@ -101,8 +101,8 @@ class Pop3Session:
             self._reply(f"+OK {IMPLEMENTATION} POP3 ready {self._timestamp}")
             while True:
                 await self._serve_one()
-        except (_Closing, ConnectionClosed, IdleTimeout, ConnectionError, ssl.SSLError):
-            pass
+        except (_Closing, ConnectionClosed, IdleTimeout, OSError):
+            pass  # OSError: resets, TLS failures (ssl.SSLError) and handshake timeouts
         except Exception:
             log.exception("POP3 session with %s failed", self._connection.peer)
         finally:

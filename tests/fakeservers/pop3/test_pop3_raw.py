@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 import socket
 import ssl
@@ -274,6 +275,19 @@ def test_idle_session_is_closed_and_lock_released(strict_servers: FakeMailServer
     fresh.login()
     fresh.close()
     idle.close()
+
+
+def test_failed_stls_handshake_ends_only_that_session(
+    pop3_server: FakeMailServers, caplog: pytest.LogCaptureFixture
+) -> None:
+    steady = Pop3Wire(pop3_server, "pop3s")
+    broken = Pop3Wire(pop3_server, "pop3")
+    assert broken.command("STLS").startswith(b"+OK")
+    broken.send(b"this is not a TLS ClientHello\r\n" * 10)
+    assert broken.closed_by_server()
+    broken.close()
+    steady.login()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_a_dying_session_does_not_disturb_others(pop3_server: FakeMailServers) -> None:
