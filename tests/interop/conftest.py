@@ -1,0 +1,40 @@
+"""Session fixtures of the interop tests: a private Dovecot and Postfix, started once.
+
+``interop_servers`` starts both servers the first time a test asks for them
+and stops them when the session (or the xdist worker) ends. Where they are
+not installed, or cannot run here, every test using the fixture is skipped
+with the reason; where they are installed but fail to start, the tests error
+out with the servers' log tail.
+
+The servers' directory is made with :func:`tempfile.mkdtemp` in the system's
+temporary directory, not under pytest's ``tmp_path_factory``: the servers'
+unprivileged processes (``mail``, ``dovecot``, ``postfix``) must reach it,
+and pytest makes its base directory private (mode 0700) again each time
+another pytest session starts, which would lock them out mid-run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .environment import InteropServers, running_servers, server_pki
+from .system import missing_requirement
+
+
+@pytest.fixture(scope="session")
+def interop_servers() -> Iterator[InteropServers]:
+    """The running private Dovecot and Postfix (see ``environment.InteropServers``)."""
+    reason = missing_requirement()
+    if reason is not None:
+        pytest.skip(f"interop environment unavailable: {reason}")
+    root = Path(tempfile.mkdtemp(prefix="mailcompat-interop-"))
+    try:
+        with running_servers(root, pki=server_pki()) as servers:
+            yield servers
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

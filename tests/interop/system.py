@@ -1,0 +1,81 @@
+"""What the host must provide for the interop environment, and the accounts that own mail.
+
+Dovecot and Postfix are found on ``PATH`` or in the usual ``sbin``
+directories (Debian installs both in ``/usr/sbin``, which is not on an
+ordinary user's ``PATH``). When one is missing, :func:`missing_requirement`
+says which and how to install it, and the tests skip with that reason.
+
+Postfix's master daemon only runs as root, so the environment needs root
+(the CI container runs as root). Dovecot refuses to run mail processes as
+root, so mail belongs to an ordinary system account (:class:`MailOwner`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Debian/Ubuntu packages providing everything the environment starts.
+DEBIAN_PACKAGES = "dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix"
+
+#: Where system daemons live when they are not on PATH.
+_SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin", "/opt/homebrew/sbin")
+
+#: The system account that owns the test mail (Debian's base-passwd has it), then a fallback.
+_MAIL_ACCOUNTS = ("mail", "nobody")
+
+
+def find_binary(name: str) -> Path | None:
+    """The path of the program ``name`` on PATH or in a ``sbin`` directory, if any."""
+    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(_SBIN_DIRS))
+    return Path(found) if found else None
+
+
+def missing_requirement() -> str | None:
+    """Why the environment cannot run here (a skip reason), or ``None`` if it can."""
+    for name in ("dovecot", "postfix"):
+        if find_binary(name) is None:
+            return (
+                f"{name} is not installed (not on PATH nor in {', '.join(_SBIN_DIRS)}); "
+                f"on Debian/Ubuntu: apt-get install {DEBIAN_PACKAGES}"
+            )
+    if sys.platform == "win32" or os.geteuid() != 0:
+        return "the private Postfix needs root (its master daemon refuses to run otherwise)"
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailOwner:
+    """The accounts the servers' processes run as.
+
+    ``uid``/``gid`` own the maildirs (Dovecot's mail processes and LMTP
+    deliveries run as them); ``internal_user`` and ``login_user`` are
+    Dovecot's ``default_internal_user`` and ``default_login_user``.
+    """
+
+    uid: int
+    gid: int
+    internal_user: str
+    login_user: str
+
+    @classmethod
+    def for_root(cls) -> MailOwner:
+        """Debian's accounts: mail owned by ``mail``, Dovecot's own ``dovecot``/``dovenull``."""
+        import pwd  # noqa: PLC0415 (POSIX only; runs only where the servers are installed)
+
+        for name in _MAIL_ACCOUNTS:
+            try:
+                entry = pwd.getpwnam(name)
+            except KeyError:
+                continue
+            return cls(
+                uid=entry.pw_uid, gid=entry.pw_gid, internal_user="dovecot", login_user="dovenull"
+            )
+        raise RuntimeError(f"none of the accounts {_MAIL_ACCOUNTS} exists to own the test mail")
+
+    def give(self, path: Path) -> None:
+        """Make ``path`` belong to the mail owner."""
+        os.chown(path, self.uid, self.gid)
