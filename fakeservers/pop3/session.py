@@ -220,7 +220,7 @@ class Pop3Session:
         if isinstance(step, Accepted):
             await self._log_in(step.account)
         else:
-            self._reply(f"-ERR [AUTH] Authentication failed: {step.reason}")
+            self._reply(f"-ERR [AUTH] {step.reason}")
 
     async def _challenge(self, data: bytes) -> bytes:
         """Send ``+ base64`` and return the client's decoded answer (RFC 5034 section 4)."""
@@ -270,13 +270,14 @@ class Pop3Session:
         listing = self._drop.listing()
         return len(listing), sum(message.size for _, message in listing)
 
-    def _message(self, text: str) -> tuple[int, bytes] | None:
+    def _message_data(self, text: str) -> bytes | None:
+        """The bytes of message ``text``, or None after replying -ERR (RFC 1939 section 5)."""
         number = message_number(text)
         message = self._drop.get(number)
         if message is None:
             self._reply(f"-ERR no such message {number} (or it is deleted)")
             return None
-        return number, message.data
+        return message.data
 
     async def _stat(self, argument: str) -> None:
         split_arguments(argument, minimum=0, maximum=0)
@@ -305,16 +306,16 @@ class Pop3Session:
 
     async def _retr(self, argument: str) -> None:
         (number_text,) = split_arguments(argument, minimum=1, maximum=1)
-        found = self._message(number_text)
-        if found is not None:
-            self._multiline(f"+OK {len(found[1])} octets", found[1])
+        data = self._message_data(number_text)
+        if data is not None:
+            self._multiline(f"+OK {len(data)} octets", data)
 
     async def _top(self, argument: str) -> None:
         number_text, count_text = split_arguments(argument, minimum=2, maximum=2)
         lines = line_count(count_text)
-        found = self._message(number_text)
-        if found is not None:
-            self._multiline("+OK top of message follows", top(found[1], lines))
+        data = self._message_data(number_text)
+        if data is not None:
+            self._multiline("+OK top of message follows", top(data, lines))
 
     async def _dele(self, argument: str) -> None:
         (number_text,) = split_arguments(argument, minimum=1, maximum=1)
