@@ -17,11 +17,14 @@ pytestmark = [
 ALICE = "alice@example.test"
 MESSAGE = b"Subject: curl\r\n\r\n.leading dot\r\n8-bit \xe9\r\n"
 LOGIN_DENIED = 67  # curl's exit code for CURLE_LOGIN_DENIED
+# Windows' curl (Schannel) checks revocation by default, which a test CA cannot
+# answer; other TLS backends accept and ignore the option.
+CURL = ("curl", "--silent", "--show-error", "--ssl-no-revoke")
 
 
 def curl(servers: FakeMailServers, url: str, *options: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        ["curl", "--silent", "--show-error", "--cacert", str(servers.ca_file), *options, url],
+        [*CURL, "--cacert", str(servers.ca_file), *options, url],
         capture_output=True,
         timeout=30,
         check=False,
@@ -91,9 +94,11 @@ def test_pop3_with_stls_required_lists_messages(servers: FakeMailServers) -> Non
 
 def test_pop3s_rejects_a_client_not_trusting_the_ca(servers: FakeMailServers) -> None:
     untrusted = subprocess.run(
-        ["curl", "--silent", "--user", f"{ALICE}:alice-pass", pop3s_url(servers, "1")],
+        [*CURL, "--user", f"{ALICE}:alice-pass", pop3s_url(servers, "1")],
         capture_output=True,
         timeout=30,
         check=False,
     )
-    assert untrusted.returncode == 60  # CURLE_PEER_FAILED_VERIFICATION
+    # 60 is CURLE_PEER_FAILED_VERIFICATION; some TLS backends report 35 (handshake failed).
+    assert untrusted.returncode in (35, 60), untrusted.stderr
+    assert untrusted.stdout == b""
