@@ -17,7 +17,8 @@ from typing import TypeVar
 
 from fakeservers.imap import utf7
 from fakeservers.imap.dates import DateError, parse_date_time
-from fakeservers.imap.reader import Reader, SyntaxProblem
+from fakeservers.imap.reader import Reader, SyntaxProblem, is_atom
+from fakeservers.imap.responses import string
 from fakeservers.imap.search import CHARSETS, BadCharset, Predicate, parse_criteria
 from fakeservers.imap.sequences import SequenceSet
 
@@ -108,9 +109,17 @@ class Section:
     def render(self) -> bytes:
         """The section as echoed in the FETCH response (RFC 3501 section 7.4.2)."""
         spec = ".".join([*(str(n) for n in self.part), *([self.text] if self.text else [])])
+        rendered = spec.encode("ascii")
         if self.fields:
-            spec += " (" + " ".join(self.fields) + ")"
-        return f"[{spec}]".encode("ascii")
+            names = [_field_name(field) for field in self.fields]
+            rendered += b" (" + b" ".join(names) + b")"
+        return b"[" + rendered + b"]"
+
+
+def _field_name(name: str) -> bytes:
+    """A header field name as ``astring``: bare when it is an atom, else a string."""
+    octets = name.encode("utf-8")
+    return octets if is_atom(octets) else string(octets)
 
 
 @dataclass(frozen=True)

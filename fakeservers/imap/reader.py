@@ -28,6 +28,11 @@ _SEQUENCE = re.compile(rb"[0-9*:,]+")
 _UNESCAPE = re.compile(rb'\\(["\\])')
 
 
+def is_atom(octets: bytes) -> bool:
+    """Whether ``octets`` can be sent as a bare atom."""
+    return _ATOM.fullmatch(octets) is not None
+
+
 class SyntaxProblem(ValueError):
     """The command does not follow the grammar; the text says what was expected where."""
 

@@ -87,6 +87,8 @@ async def serve_session(session: Session) -> None:
         logger.debug("IMAP session %s ended: %s", connection.peer, error)
     except LiteralRefused as refused:
         session.untagged(f"BYE {refused.text}".encode())
+    except Exception:
+        logger.exception("IMAP session %s failed", connection.peer)
     finally:
         await connection.close()
 

@@ -36,9 +36,10 @@ class Reply:
     code: str | None = None
 
     def render(self, tag: str) -> bytes:
-        """The response line for ``tag``."""
+        """The response line for ``tag``: one line of 7-bit text (RFC 3501 ``resp-text``)."""
         code = f"[{self.code}] " if self.code else ""
-        return f"{tag} {self.status} {code}{self.text}\r\n".encode()
+        line = f"{tag} {self.status} {code}{self.text}".replace("\r", " ").replace("\n", " ")
+        return line.encode("ascii", "backslashreplace") + b"\r\n"
 
 
 def ok(text: str, code: str | None = None) -> Reply:

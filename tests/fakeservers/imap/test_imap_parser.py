@@ -119,6 +119,11 @@ def test_section_echo_form() -> None:
         b"[1.2.HEADER.FIELDS (FROM TO)]"
     )
     assert Section((), "").render() == b"[]"
+    quoted = parse_command(b'a FETCH 1 BODY[HEADER.FIELDS ("X Odd" {3}\r\nA]B)]')
+    assert isinstance(quoted.args, Fetch)
+    section = quoted.args.items[0].section
+    assert section is not None
+    assert section.render() == b'[HEADER.FIELDS ("X ODD" "A]B")]'
 
 
 # -- malformed commands ------------------------------------------------------------
