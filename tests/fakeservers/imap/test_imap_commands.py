@@ -81,7 +81,7 @@ def test_fetch_header_fields_echo_and_rfc822_items(session: RawImap) -> None:
     lines = session.command(b"F", b"FETCH 1 (BODY.PEEK[HEADER.FIELDS (subject)] RFC822.HEADER)")
     assert lines[0] == b"* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\r\n"
     assert lines[1:3] == [b"Subject: parts\r\n", b"\r\n"]
-    assert lines[3] == b" RFC822.HEADER {63}\r\n"
+    assert lines[3] == b" RFC822.HEADER {%d}\r\n" % (MULTIPART.index(b"\r\n\r\n") + 4)
     assert session.command(b"G", b"FETCH 1 (FLAGS)")[0] == b"* 1 FETCH (FLAGS (\\Recent))\r\n"
     lines = session.command(b"T", b"FETCH 1 RFC822.TEXT")  # RFC822.TEXT sets \Seen
     assert lines[-2] == b" FLAGS (\\Recent \\Seen))\r\n"
