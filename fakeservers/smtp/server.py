@@ -5,9 +5,12 @@ but EHLO/NOOP/QUIT (``require_starttls``) and offers AUTH only under TLS
 (``auth_require_tls``). The implicit-TLS listener (465 style, RFC 8314) is
 TLS from the first byte, through ``ssl=`` on ``loop.create_server``.
 
-:class:`SubmissionSMTP` subclasses aiosmtpd's ``SMTP`` for two reasons, both
-through public methods: ``push`` (every reply goes through it) adds the
-enhanced status codes the server advertises, and ``connection_made`` /
+:class:`SubmissionSMTP` subclasses aiosmtpd's ``SMTP`` for three reasons,
+each through a method aiosmtpd documents for subclasses: ``push`` (every
+reply goes through it) adds the enhanced status codes the server
+advertises; ``smtp_AUTH`` upper-cases the mechanism name, which aiosmtpd
+would otherwise match case-sensitively (RFC 4954 section 4 and RFC 4422
+section 3.1: names are case-insensitive); ``connection_made`` /
 ``connection_lost`` register the session with the :class:`Listener`, so that
 closing the listener closes every session.
 """
@@ -19,7 +22,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any, AnyStr, cast
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, syntax
 
 from fakeservers.config import ServerConfig
 from fakeservers.listener import Listener
@@ -49,6 +52,11 @@ class SubmissionSMTP(SMTP):
         super().connection_lost(error)
         if self._untrack is not None:
             self._untrack()
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str | None) -> None:
+        mechanism, space, rest = (arg or "").partition(" ")
+        await super().smtp_AUTH(mechanism.upper() + space + rest if arg else arg)
 
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str):

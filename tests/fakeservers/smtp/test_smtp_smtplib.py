@@ -183,6 +183,9 @@ def test_auth_cancel_and_bad_base64(smtp_server: FakeMailServers) -> None:
     assert client.docmd("AUTH", "PLAIN !!!")[0] == 501
     assert client.docmd("AUTH", "GSSAPI")[0] == 504
     assert client.docmd("AUTH", "PLAIN =")[0] == 535  # empty initial response
+    assert client.docmd("AUTH")[0] == 501
+    plain = base64.b64encode(f"\0{ALICE}\0alice-pass".encode()).decode()
+    assert client.docmd("AUTH", f"plain {plain}")[0] == 235  # names are case-insensitive
     client.quit()
 
 
