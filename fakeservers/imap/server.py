@@ -23,6 +23,7 @@ from fakeservers.imap.dispatch import COMMANDS, HOLDS_EXPUNGES
 from fakeservers.imap.framing import CONTINUATION, LiteralRefused, read_command
 from fakeservers.imap.parser import Command, ParseError, parse_command
 from fakeservers.imap.session import Reply, Session, State, bad
+from fakeservers.imap.view import NoSuchMessage
 from fakeservers.listener import Listener
 from fakeservers.store import MailStore
 
@@ -131,6 +132,8 @@ async def _dispatch(session: Session, command: Command) -> Reply | None:
         return bad(f"{command.name} is not allowed in the {session.state.value} state")
     try:
         return await handler(session, command)
+    except NoSuchMessage as error:
+        return bad(f"Invalid message sequence number: {error}")
     except (ConnectionClosed, IdleTimeout, ConnectionError, ssl.SSLError, asyncio.CancelledError):
         raise
     except Exception:

@@ -24,6 +24,10 @@ from fakeservers.store import MailStore, Message, NoSuchMailbox, StoreError
 RECENT = "\\Recent"
 
 
+class NoSuchMessage(ValueError):
+    """A sequence number beyond the mailbox (answered BAD, RFC 3501 section 9 ``seq-number``)."""
+
+
 class MailboxView:
     """The messages of one selected mailbox as one session has been told about them."""
 
@@ -63,7 +67,7 @@ class MailboxView:
     def select(self, numbers: SequenceSet, *, uid: bool) -> list[tuple[int, Message]]:
         """(sequence number, message) pairs a set names; UIDs that do not exist are skipped.
 
-        Raises ValueError for a sequence number beyond the mailbox (RFC 3501 section 9).
+        Raises :class:`NoSuchMessage` for a sequence number beyond the mailbox.
         """
         if uid:
             largest = self.messages[-1].uid if self.messages else 0
@@ -74,7 +78,7 @@ class MailboxView:
             ]
         count = len(self.messages)
         if numbers.highest_explicit() > count:
-            raise ValueError(f"no message {numbers.highest_explicit()} (there are {count})")
+            raise NoSuchMessage(f"no message {numbers.highest_explicit()} (there are {count})")
         return [
             (number, self.messages[number - 1])
             for number in numbers.select(range(1, count + 1), largest=count)

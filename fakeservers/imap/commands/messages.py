@@ -78,10 +78,7 @@ async def fetch(session: Session, command: Command) -> Reply:
     """RFC 3501 section 6.4.5; a UID FETCH always returns UID (section 6.4.8)."""
     args = command.arguments(Fetch)
     view = session.selected
-    try:
-        chosen = view.select(args.messages, uid=args.uid)
-    except ValueError as error:
-        return bad(f"Invalid message sequence number: {error}")
+    chosen = view.select(args.messages, uid=args.uid)
     items = list(args.items)
     if args.uid and not any(item.name == "UID" for item in items):
         items.insert(0, FetchItem("UID"))
@@ -115,10 +112,7 @@ async def store(session: Session, command: Command) -> Reply:
     wrong = check_flags(args.flags)
     if wrong is not None:
         return bad(f"{wrong} is not a flag a client can set")
-    try:
-        chosen = view.select(args.messages, uid=args.uid)
-    except ValueError as error:
-        return bad(f"Invalid message sequence number: {error}")
+    chosen = view.select(args.messages, uid=args.uid)
     flags = [flag for flag in args.flags if flag != RECENT]
     for number, message in chosen:
         try:
@@ -137,10 +131,7 @@ async def copy(session: Session, command: Command) -> Reply:
     """RFC 3501 section 6.4.7, answering COPYUID (RFC 4315 section 3)."""
     args = command.arguments(Copy)
     view = session.selected
-    try:
-        chosen = view.select(args.messages, uid=args.uid)
-    except ValueError as error:
-        return bad(f"Invalid message sequence number: {error}")
+    chosen = view.select(args.messages, uid=args.uid)
     store_ = session.store
     try:
         target = store_.mailbox(view.user, args.mailbox)
