@@ -137,7 +137,8 @@ async def _dispatch(session: Session, command: Command) -> Reply | None:
     except (ConnectionClosed, IdleTimeout, ConnectionError, ssl.SSLError, asyncio.CancelledError):
         raise
     except Exception:
-        logger.exception("IMAP %s failed on %r", command.name, command)
+        # The tag and name only: the arguments may hold a password.
+        logger.exception("IMAP %s %s failed", command.tag, command.name)
         return Reply("NO", f"{command.name} failed: internal server error", "SERVERBUG")
 
 
