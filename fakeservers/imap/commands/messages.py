@@ -85,13 +85,13 @@ async def fetch(session: Session, command: Command) -> Reply:
     mark_seen = sets_seen(items) and not view.read_only
     with_flags = any(item.name == "FLAGS" for item in items)
     for number, message in chosen:
-        shown = items
+        shown, reports_flags = items, with_flags
         if mark_seen and "\\Seen" not in message.flags:
             _add_seen(session, view, message)
             if not with_flags:  # report the change it caused (RFC 3501 section 6.4.5)
-                shown = [*items, FetchItem("FLAGS")]
+                shown, reports_flags = [*items, FetchItem("FLAGS")], True
         session.send(fetch_response(number, message, shown, flags=view.flags(message)))
-        if any(item.name == "FLAGS" for item in shown):
+        if reports_flags:
             view.seen_flags(message)
         await session.connection.drain()
     return ok(f"{_name(command)} completed")

@@ -28,7 +28,7 @@ class RawImap:
 
     def until_tagged(self, tag: bytes) -> list[bytes]:
         """Every line up to and including the tagged response for ``tag``."""
-        lines = []
+        lines: list[bytes] = []
         while True:
             line = self.line()
             if not line:

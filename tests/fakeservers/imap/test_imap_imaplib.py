@@ -41,6 +41,18 @@ def client(request: pytest.FixtureRequest, imap_server: FakeMailServers) -> Iter
     connection.logout()
 
 
+def _line(item: object) -> bytes:
+    """A data item imaplib returned as a plain line."""
+    assert isinstance(item, bytes)
+    return item
+
+
+def _literal(item: object) -> bytes:
+    """The literal of a data item imaplib returned as (text before it, literal)."""
+    assert isinstance(item, tuple)
+    return bytes(item[1])
+
+
 def _deliver(servers: FakeMailServers, data: bytes = MESSAGE) -> None:
     servers.store.deliver(ALICE[0], data)
 
@@ -55,7 +67,7 @@ def test_list_shows_special_use_and_children(
     assert b'(\\HasNoChildren \\Sent) "/" "Sent"' in lines
     assert b'(\\HasChildren) "/" "Projects"' in lines
     status, lines = client.list('""', "%")
-    assert not any(b"Projects/" in line for line in lines)
+    assert not any(b"Projects/" in _line(line) for line in lines)
 
 
 def test_fetch_body_is_byte_exact(client: imaplib.IMAP4, imap_server: FakeMailServers) -> None:
@@ -63,7 +75,7 @@ def test_fetch_body_is_byte_exact(client: imaplib.IMAP4, imap_server: FakeMailSe
     assert client.select("INBOX") == ("OK", [b"1"])
     status, data = client.fetch("1", "(BODY[] RFC822.SIZE)")
     assert status == "OK"
-    assert data[0][1] == MESSAGE
+    assert _literal(data[0]) == MESSAGE
     # BODY[] (not PEEK) sets \Seen, and the change is reported (RFC 3501 section 6.4.5).
     assert data[1] == b" RFC822.SIZE %d FLAGS (\\Recent \\Seen))" % len(MESSAGE)
 
@@ -76,7 +88,7 @@ def test_peek_keeps_unseen_and_body_sets_seen(
     client.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     assert client.search(None, "UNSEEN") == ("OK", [b"1"])
     data = client.fetch("1", "(BODY[TEXT])")[1]
-    assert b"FLAGS (\\Recent \\Seen)" in data[-1]  # the change is reported
+    assert b"FLAGS (\\Recent \\Seen)" in _line(data[-1])  # the change is reported
     assert client.search(None, "UNSEEN") == ("OK", [b""])
 
 
@@ -89,13 +101,14 @@ def test_search_keys(client: imaplib.IMAP4, imap_server: FakeMailServers) -> Non
     assert client.search(None, "BODY", "hello") == ("OK", [b"2"])
     assert client.search(None, "SENTON", "5-Mar-2024") == ("OK", [b"1"])
     assert client.search(None, "OR", "LARGER", "100", "FROM", "carol") == ("OK", [b"1 2"])
-    client.literal = "GR\u00dc\u00df".encode()  # 8-bit text must travel as a literal
+    # 8-bit text must travel as a literal (imaplib takes bytes here; its stub says str).
+    client.literal = "GR\u00dc\u00df".encode()  # type: ignore[assignment]
     assert client.search("UTF-8", "TEXT") == ("OK", [b"1"])
     assert client.uid("SEARCH", "UID", "2:*") == ("OK", [b"2"])
     status, data = client.search("KOI8-R", "ALL")
     assert status == "NO" and data[0].startswith(b"[BADCHARSET (US-ASCII UTF-8)]")
     with pytest.raises(imaplib.IMAP4.error, match="expected a space"):
-        client.search("UTF-8", "TEXT", "gr\u00fc\u00df".encode())  # 8-bit in an atom
+        client.search("UTF-8", "TEXT", "gr\u00fc\u00df".encode())  # type: ignore[arg-type]
 
 
 def test_store_copy_expunge_and_uid_commands(
@@ -124,17 +137,17 @@ def test_append_with_flags_and_date(client: imaplib.IMAP4, imap_server: FakeMail
     stored = imap_server.store.mailbox(ALICE[0], "Drafts").messages[0]
     assert stored.data == MESSAGE and "\\Draft" in stored.flags
     client.select("Drafts")
-    status, data = client.fetch("1", "(INTERNALDATE)")
-    assert imaplib.Internaldate2tuple(data[0])[:5] == (2024, 3, 5, 10, 0)
-    status, data = client.append("Nowhere", "", "", MESSAGE)
-    assert status == "NO" and data[0].startswith(b"[TRYCREATE]")
+    internal = imaplib.Internaldate2tuple(_line(client.fetch("1", "(INTERNALDATE)")[1][0]))
+    assert internal is not None and internal[:5] == (2024, 3, 5, 10, 0)
+    status, refused = client.append("Nowhere", "", "", MESSAGE)
+    assert status == "NO" and _line(refused[0]).startswith(b"[TRYCREATE]")
 
 
 def test_large_append_round_trips(client: imaplib.IMAP4, imap_server: FakeMailServers) -> None:
     big = b"Subject: big\r\n\r\n" + b"0123456789abcdef\r\n" * 200_000  # 3.6 MB
     assert client.append("INBOX", "", "", big)[0] == "OK"
     client.select("INBOX")
-    assert client.fetch("1", "(BODY.PEEK[])")[1][0][1] == big
+    assert _literal(client.fetch("1", "(BODY.PEEK[])")[1][0]) == big
 
 
 def test_examine_is_read_only(client: imaplib.IMAP4, imap_server: FakeMailServers) -> None:
