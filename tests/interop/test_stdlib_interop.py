@@ -16,8 +16,11 @@ import smtplib
 import socket
 import ssl
 from base64 import b64encode
+from pathlib import Path
 
 import pytest
+
+from fakeservers.controller import ENDPOINTS, FakeMailServers
 
 from .environment import InteropServers
 from .messages import ADDED_TRACE_FIELDS, message_bytes, round_trip_message, split_trace
@@ -231,3 +234,18 @@ def test_certificate_from_another_ca_refused(
     context = ssl.create_default_context()  # the system's trust store, not the test CA
     with pytest.raises(ssl.SSLCertVerificationError):
         ssl_connection(interop_servers, endpoint, context).close()
+
+
+def test_describe_has_the_shape_of_the_fake_servers_servers_json(
+    interop_servers: InteropServers,
+) -> None:
+    fake = FakeMailServers().describe()
+    described = interop_servers.describe()
+    assert set(described) == set(fake)
+    assert set(described["endpoints"]) == {spec.name for spec in ENDPOINTS}
+    assert described["endpoints"]["imaps"] == {
+        "port": interop_servers.port("imaps"),
+        "security": "tls",
+    }
+    assert described["accounts"] == fake["accounts"]
+    assert Path(described["ca_cert"]).read_bytes() == interop_servers.pki.ca_pem
