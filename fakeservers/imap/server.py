@@ -39,21 +39,23 @@ async def start_imap_server(
     tls_context: ssl.SSLContext,
     implicit_tls: bool,
 ) -> Listener:
-    """Bind one IMAP endpoint: implicit TLS (imaps) or clear text with STARTTLS (imap)."""
+    """Bind one IMAP endpoint: implicit TLS (imaps) or clear text with STARTTLS (imap).
+
+    Every session is tracked by the returned listener, so closing it ends them all.
+    """
     loop = asyncio.get_running_loop()
-    sessions: set[asyncio.Task[None]] = set()
+    listeners: list[Listener] = []  # filled before the server starts serving
 
     def on_connect(connection: Connection) -> None:
         session = Session(connection, store, config, tls_context=tls_context)
         task = loop.create_task(serve_session(session))
-        sessions.add(task)
-        untrack = listener.track(connection.abort)
 
-        def finished(task: asyncio.Task[None]) -> None:
-            sessions.discard(task)
-            untrack()
+        def close() -> None:
+            connection.abort()
+            task.cancel()
 
-        task.add_done_callback(finished)
+        untrack = listeners[0].track(close)  # the listener holds the task until it ends
+        task.add_done_callback(lambda _: untrack())
 
     limits = config.limits
     server = await loop.create_server(
@@ -62,9 +64,11 @@ async def start_imap_server(
         port,
         ssl=tls_context if implicit_tls else None,
         ssl_handshake_timeout=limits.tls_handshake_timeout if implicit_tls else None,
+        start_serving=False,
     )
-    listener = Listener(server, name="imaps" if implicit_tls else "imap")
-    return listener
+    listeners.append(Listener(server, name="imaps" if implicit_tls else "imap"))
+    await server.start_serving()
+    return listeners[0]
 
 
 async def serve_session(session: Session) -> None:

@@ -173,3 +173,13 @@ def test_idle_timeout_says_autologout(mail_pki: TestPKI) -> None:
         assert client.line() == b"* BYE Autologout; idle for too long\r\n"
         assert client.at_eof()
         client.close()
+
+
+def test_open_sessions_end_when_the_servers_stop(
+    imap_server: FakeMailServers, raw_imap: RawFactory
+) -> None:
+    client = raw_imap()
+    client.login()
+    _still_serves(client)  # open and working while the servers run
+    imap_server.stop()
+    assert client.at_eof()
