@@ -56,8 +56,8 @@ class MailboxView:
         return frozenset(shown)
 
     def recent_count(self) -> int:
-        """How many messages this session shows as ``\\Recent``."""
-        return sum(1 for message in self.messages if RECENT in self.flags(message))
+        """How many messages this session shows as ``\\Recent`` (all in ``recent`` are in view)."""
+        return len(self.recent)
 
     def uidnext(self) -> int:
         """The mailbox's UIDNEXT now."""
