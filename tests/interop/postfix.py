@@ -239,6 +239,7 @@ def start_postfix(
     running = PostfixProcess(binary=binary, files=files)
     started = running.command("start")
     if started.returncode != 0:
+        running.stop()  # in case the master came up before the failure
         raise ServerStartError(
             f"postfix start failed with status {started.returncode}\n"
             + (started.stdout + started.stderr).decode("utf-8", errors="replace")
