@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import ssl
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fakeservers.config import Limits
+from fakeservers.connection import Connection
 
 
 class Listener:
@@ -57,3 +62,46 @@ class Listener:
         self._closers.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._server.wait_closed(), 2.0)
+
+
+async def listen_for_sessions(
+    serve: Callable[[Connection], Coroutine[Any, Any, None]],
+    *,
+    name: str,
+    host: str,
+    port: int,
+    tls_context: ssl.SSLContext,
+    implicit_tls: bool,
+    limits: Limits,
+) -> Listener:
+    """Bind a line-based server (IMAP, POP3): one :class:`Connection` and one task per client.
+
+    ``serve(connection)`` runs a session to its end. With ``implicit_tls`` the
+    TLS handshake happens before ``serve`` starts (imaps, pop3s); otherwise the
+    session may upgrade with :meth:`Connection.start_tls`. Every session is
+    tracked by the returned listener, so closing it ends them all.
+    """
+    loop = asyncio.get_running_loop()
+    listeners: list[Listener] = []  # filled before the server starts serving
+
+    def on_connect(connection: Connection) -> None:
+        task = loop.create_task(serve(connection))
+
+        def close() -> None:
+            connection.abort()
+            task.cancel()
+
+        untrack = listeners[0].track(close)  # the listener holds the task until it ends
+        task.add_done_callback(lambda _: untrack())
+
+    server = await loop.create_server(
+        Connection.factory(on_connect, idle_timeout=limits.idle_timeout),
+        host,
+        port,
+        ssl=tls_context if implicit_tls else None,
+        ssl_handshake_timeout=limits.tls_handshake_timeout if implicit_tls else None,
+        start_serving=False,
+    )
+    listeners.append(Listener(server, name=name))
+    await server.start_serving()
+    return listeners[0]

@@ -24,7 +24,7 @@ from fakeservers.imap.framing import CONTINUATION, LiteralRefused, read_command
 from fakeservers.imap.parser import Command, ParseError, parse_command
 from fakeservers.imap.session import Reply, Session, State, bad
 from fakeservers.imap.view import NoSuchMessage
-from fakeservers.listener import Listener
+from fakeservers.listener import Listener, listen_for_sessions
 from fakeservers.store import MailStore
 
 logger = logging.getLogger(__name__)
@@ -39,36 +39,20 @@ async def start_imap_server(
     tls_context: ssl.SSLContext,
     implicit_tls: bool,
 ) -> Listener:
-    """Bind one IMAP endpoint: implicit TLS (imaps) or clear text with STARTTLS (imap).
+    """Bind one IMAP endpoint: implicit TLS (imaps) or clear text with STARTTLS (imap)."""
 
-    Every session is tracked by the returned listener, so closing it ends them all.
-    """
-    loop = asyncio.get_running_loop()
-    listeners: list[Listener] = []  # filled before the server starts serving
+    async def serve(connection: Connection) -> None:
+        await serve_session(Session(connection, store, config, tls_context=tls_context))
 
-    def on_connect(connection: Connection) -> None:
-        session = Session(connection, store, config, tls_context=tls_context)
-        task = loop.create_task(serve_session(session))
-
-        def close() -> None:
-            connection.abort()
-            task.cancel()
-
-        untrack = listeners[0].track(close)  # the listener holds the task until it ends
-        task.add_done_callback(lambda _: untrack())
-
-    limits = config.limits
-    server = await loop.create_server(
-        Connection.factory(on_connect, idle_timeout=limits.idle_timeout),
-        host,
-        port,
-        ssl=tls_context if implicit_tls else None,
-        ssl_handshake_timeout=limits.tls_handshake_timeout if implicit_tls else None,
-        start_serving=False,
+    return await listen_for_sessions(
+        serve,
+        name="imaps" if implicit_tls else "imap",
+        host=host,
+        port=port,
+        tls_context=tls_context,
+        implicit_tls=implicit_tls,
+        limits=config.limits,
     )
-    listeners.append(Listener(server, name="imaps" if implicit_tls else "imap"))
-    await server.start_serving()
-    return listeners[0]
 
 
 async def serve_session(session: Session) -> None:
