@@ -5,14 +5,16 @@ but EHLO/NOOP/QUIT (``require_starttls``) and offers AUTH only under TLS
 (``auth_require_tls``). The implicit-TLS listener (465 style, RFC 8314) is
 TLS from the first byte, through ``ssl=`` on ``loop.create_server``.
 
-:class:`SubmissionSMTP` subclasses aiosmtpd's ``SMTP`` for three reasons,
+:class:`SubmissionSMTP` subclasses aiosmtpd's ``SMTP`` for four reasons,
 each through a method aiosmtpd documents for subclasses: ``push`` (every
 reply goes through it) adds the enhanced status codes the server
 advertises; ``smtp_AUTH`` upper-cases the mechanism name, which aiosmtpd
 would otherwise match case-sensitively (RFC 4954 section 4 and RFC 4422
 section 3.1: names are case-insensitive); ``connection_made`` /
 ``connection_lost`` register the session with the :class:`Listener`, so that
-closing the listener closes every session.
+closing the listener closes every session; ``_create_session`` returns a
+:class:`QuietSession`, so that each successful AUTH does not log aiosmtpd's
+deprecation warning about ``Session.login_data`` (which aiosmtpd itself sets).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any, AnyStr, cast
 
-from aiosmtpd.smtp import SMTP, syntax
+from aiosmtpd.smtp import SMTP, Session, syntax
 
 from fakeservers.config import ServerConfig
 from fakeservers.listener import Listener
@@ -35,6 +37,22 @@ IDENT = "ESMTP mailcompat submission ready"
 Track = Callable[[Callable[[], None]], Callable[[], None]]
 
 
+class QuietSession(Session):
+    """aiosmtpd's Session whose legacy ``login_data`` is a plain attribute (no warning log)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self._legacy_login: Any = None
+
+    @property
+    def login_data(self) -> Any:
+        return self._legacy_login
+
+    @login_data.setter
+    def login_data(self, value: Any) -> None:
+        self._legacy_login = value
+
+
 class SubmissionSMTP(SMTP):
     """aiosmtpd's SMTP with enhanced status codes and listener tracking."""
 
@@ -42,6 +60,10 @@ class SubmissionSMTP(SMTP):
         super().__init__(handler, **options)
         self._track = track
         self._untrack: Callable[[], None] | None = None
+
+    def _create_session(self) -> Session:
+        # Documented by aiosmtpd as the hook subclasses override for custom sessions.
+        return QuietSession(self.loop)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._untrack is None:  # the first call; STARTTLS calls it again

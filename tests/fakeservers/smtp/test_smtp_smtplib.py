@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import smtplib
 from collections.abc import Iterator
 
@@ -282,3 +283,13 @@ def test_message_over_the_size_limit_gets_552_534(small_servers: FakeMailServers
     assert client.sendmail(ALICE, [BOB], MESSAGE) == {}
     client.quit()
     assert [strip_trace_headers(m) for m in inbox(small_servers, BOB)] == [MESSAGE]
+
+
+def test_successful_auth_logs_no_warning(
+    smtp_server: FakeMailServers, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        client = tls_client(smtp_server)
+        client.login(ALICE, "alice-pass")
+        client.quit()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
