@@ -168,14 +168,28 @@ class SubmissionHandler:
                 return AuthResult(success=False, handled=True)
         step = exchange.step(initial)
         while isinstance(step, Challenge):
-            response = await server.challenge_auth(step.data)
-            if not isinstance(response, bytes):  # "*" or bad base64: aiosmtpd replied 501
+            response = await _challenge(server, step.data)
+            if response is None:
                 return AuthResult(success=False, handled=True)
             step = exchange.step(response)
-        if step.data is not None:
-            answer = await server.challenge_auth(step.data)
-            if not isinstance(answer, bytes):
-                return AuthResult(success=False, handled=True)
+        if step.data is not None and await _challenge(server, step.data) is None:
+            return AuthResult(success=False, handled=True)
         if isinstance(step, Accepted):
             return AuthResult(success=True, auth_data=step.account)
         return AuthResult(success=False, handled=False, message=_AUTH_FAILED)
+
+
+async def _challenge(server: SMTP, data: bytes) -> bytes | None:
+    """Send a ``334`` challenge; the decoded answer, or None once the exchange was answered.
+
+    aiosmtpd replies ``501`` itself to ``*`` and to bad base64. An answer
+    longer than the server's line limit makes aiosmtpd's stream reader raise
+    ValueError after consuming the line; that gets ``500 5.5.6`` here, as RFC
+    4954 section 4 asks, instead of a logged traceback.
+    """
+    try:
+        response = await server.challenge_auth(data)
+    except ValueError:
+        await server.push("500 5.5.6 Authentication response line too long")
+        return None
+    return response if isinstance(response, bytes) else None

@@ -56,6 +56,13 @@ class QuietSession(Session):
 class SubmissionSMTP(SMTP):
     """aiosmtpd's SMTP with enhanced status codes and listener tracking."""
 
+    #: aiosmtpd's documented input line limit, raised from 1001: RFC 4954 section 4
+    #: asks servers to take SASL responses of the size their mechanisms produce
+    #: (12288 octets "considered sufficient"; long OAuth2 tokens need it). Command
+    #: lines stay limited to 512 octets by aiosmtpd; DATA text lines are tolerated
+    #: up to this length too (RFC 5321 section 4.5.3.1 favours no fixed limits).
+    line_length_limit = 12288
+
     def __init__(self, handler: SubmissionHandler, *, track: Track, **options: Any) -> None:
         super().__init__(handler, **options)
         self._track = track

@@ -176,6 +176,19 @@ def test_scram_sha1_server_final_is_a_334_challenge(smtp_server: FakeMailServers
     client.quit()
 
 
+def test_long_oauth2_token_as_a_challenge_response(smtp_server: FakeMailServers) -> None:
+    token = "t" * 4000  # RFC 4954 section 4: responses up to about 12288 octets
+    smtp_server.store.account(ALICE).tokens.add(token)
+    client = tls_client(smtp_server)
+    client.ehlo()
+    # Too long for the 512-octet AUTH command line, so sent after an empty 334 challenge.
+    assert client.docmd("AUTH", "XOAUTH2") == (334, b"")
+    response = base64.b64encode(f"user={ALICE}\x01auth=Bearer {token}\x01\x01".encode())
+    assert len(response) > 5000
+    assert client.docmd(response.decode())[0] == 235
+    client.quit()
+
+
 def test_auth_cancel_and_bad_base64(smtp_server: FakeMailServers) -> None:
     client = tls_client(smtp_server)
     client.ehlo()
@@ -185,6 +198,8 @@ def test_auth_cancel_and_bad_base64(smtp_server: FakeMailServers) -> None:
     assert client.docmd("AUTH", "GSSAPI")[0] == 504
     assert client.docmd("AUTH", "PLAIN =")[0] == 535  # empty initial response
     assert client.docmd("AUTH")[0] == 501
+    assert client.docmd("AUTH", "XOAUTH2")[0] == 334
+    assert client.docmd("A" * 13000) == (500, b"5.5.6 Authentication response line too long")
     plain = base64.b64encode(f"\0{ALICE}\0alice-pass".encode()).decode()
     assert client.docmd("AUTH", f"plain {plain}")[0] == 235  # names are case-insensitive
     client.quit()
