@@ -7,25 +7,19 @@ with the reason, unless ``MAILCOMPAT_INTEROP_REQUIRED=1`` (set by ``tox -e
 interop``) turns the skip into a failure; where they are installed but fail
 to start, the tests error out with the servers' log tail.
 
-The servers' directory is made with :func:`tempfile.mkdtemp` in the system's
-temporary directory, not under pytest's ``tmp_path_factory``: the servers'
-unprivileged processes (``mail``, ``dovecot``, ``postfix``) must reach it,
-and pytest makes its base directory private (mode 0700) again each time
-another pytest session starts, which would lock them out mid-run.
+The servers' files live in :func:`~tests.interop.system.server_directory`,
+not under pytest's ``tmp_path_factory`` (the reason is given there).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from .environment import InteropServers, running_servers, server_pki
-from .system import missing_requirement
+from .system import missing_requirement, server_directory
 
 #: Set to 1 where the servers must be there (``tox -e interop``): a skip would hide a gap.
 REQUIRED_VARIABLE = "MAILCOMPAT_INTEROP_REQUIRED"
@@ -40,9 +34,5 @@ def interop_servers() -> Iterator[InteropServers]:
         if os.environ.get(REQUIRED_VARIABLE) == "1":
             pytest.fail(message)
         pytest.skip(message)
-    root = Path(tempfile.mkdtemp(prefix="mailcompat-interop-"))
-    try:
-        with running_servers(root, pki=server_pki()) as servers:
-            yield servers
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with server_directory() as root, running_servers(root, pki=server_pki()) as servers:
+        yield servers

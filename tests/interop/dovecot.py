@@ -16,6 +16,7 @@ Settings that matter for the tests (Dovecot 2.3):
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ from .system import MailOwner
 
 #: Dovecot's ports, by the endpoint names of the fake servers (plus two internal ones).
 DOVECOT_PORT_NAMES: tuple[str, ...] = ("imap", "imaps", "pop3", "pop3s", "lmtp", "auth")
+#: The ports that start with a TLS handshake (RFC 8314); the others greet in clear text
+#: (LMTP's 220, the auth protocol's VERSION line).
+IMPLICIT_TLS = frozenset({"imaps", "pop3s"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,9 +203,13 @@ def start_dovecot(
     cert_file: Path,
     key_file: Path,
     owner: MailOwner,
+    tls_client: ssl.SSLContext,
     host: str = "127.0.0.1",
 ) -> DovecotProcess:
-    """Write the configuration, start Dovecot in the foreground and wait for its ports."""
+    """Write the configuration, start Dovecot in the foreground and wait for its ports.
+
+    ``tls_client`` verifies the implicit-TLS ports while waiting for them.
+    """
     files.root.mkdir(parents=True, exist_ok=True)
     files.mail_root.mkdir(exist_ok=True)
     owner.give(files.mail_root)
@@ -229,7 +237,10 @@ def start_dovecot(
         wait_for_ports(
             "dovecot",
             host,
-            [ports[name] for name in DOVECOT_PORT_NAMES],
+            {
+                ports[name]: (tls_client if name in IMPLICIT_TLS else None)
+                for name in DOVECOT_PORT_NAMES
+            },
             alive=lambda: process.poll() is None,
             logs=[files.console, files.log],
         )

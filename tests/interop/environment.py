@@ -23,7 +23,7 @@ from fakeservers.pki import SERVER_NAMES, TestPKI
 
 from .dovecot import DOVECOT_PORT_NAMES, DovecotFiles, start_dovecot
 from .postfix import POSTFIX_PORT_NAMES, PostfixFiles, start_postfix
-from .process import free_ports
+from .process import free_ports_by_name
 from .system import MailOwner, find_binary
 
 #: The loopback address the servers listen on, when the system has it (Linux routes 127/8).
@@ -91,7 +91,7 @@ class InteropServers:
         }
 
 
-def _write_tls_files(pki: TestPKI, root: Path) -> tuple[Path, Path, Path]:
+def write_tls_files(pki: TestPKI, root: Path) -> tuple[Path, Path, Path]:
     """The CA, the server's certificate chain and its key, as PEM files under ``root``."""
     ca_file = pki.write_ca(root / "ca.pem")
     cert_file = root / "server-cert.pem"
@@ -113,9 +113,8 @@ def running_servers(
 
     Raises :class:`~tests.interop.process.ServerStartError` with the log tail
     when a server does not come up. Must run as root (see ``system.py``).
-    ``root`` and its parents must be searchable by other accounts: pytest's
-    own temporary directories are not (pytest makes its base directory
-    private again whenever another session starts).
+    ``root`` and its parents must be searchable by the servers' accounts
+    (see :func:`~tests.interop.system.server_directory`).
     """
     dovecot_binary = find_binary("dovecot")
     postfix_binary = find_binary("postfix")
@@ -124,13 +123,10 @@ def running_servers(
     host = loopback_host()
     owner = MailOwner.for_root()
     root.mkdir(parents=True, exist_ok=True)
-    # Dovecot's and Postfix's unprivileged processes open files below ``root``
-    # by absolute path: they need the search bit on it (and on its parents).
-    root.chmod(0o711)
-    ca_file, cert_file, key_file = _write_tls_files(pki, root)
+    ca_file, cert_file, key_file = write_tls_files(pki, root)
 
     names = (*DOVECOT_PORT_NAMES, *POSTFIX_PORT_NAMES)
-    ports = dict(zip(names, free_ports(len(names), host=host), strict=True))
+    ports = free_ports_by_name(names, host=host)
     dovecot_files = DovecotFiles(root=root / "dovecot")
     postfix_files = PostfixFiles(root=root / "postfix")
     dovecot = start_dovecot(
@@ -141,6 +137,7 @@ def running_servers(
         cert_file=cert_file,
         key_file=key_file,
         owner=owner,
+        tls_client=pki.client_context(),
         host=host,
     )
     try:
@@ -153,6 +150,7 @@ def running_servers(
             accounts=accounts,
             cert_file=cert_file,
             key_file=key_file,
+            tls_client=pki.client_context(),
             host=host,
         )
         try:

@@ -22,6 +22,7 @@ What it does (Postfix 3.x):
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import time
 from collections.abc import Sequence
@@ -192,6 +193,9 @@ class PostfixProcess:
     def stop(self, *, timeout: float = STOP_TIMEOUT) -> None:
         """``postfix stop``, then wait until the master has gone; ``postfix abort`` if not."""
         for command in ("stop", "abort"):
+            # Asked of a stopped Postfix, these fail after a one-second pause: ask first.
+            if not self.running():
+                return
             self.command(command)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -213,9 +217,13 @@ def start_postfix(
     accounts: Sequence[AccountSpec],
     cert_file: Path,
     key_file: Path,
+    tls_client: ssl.SSLContext,
     host: str,
 ) -> PostfixProcess:
-    """Write the configuration, ``postfix start`` and wait for the submission ports."""
+    """Write the configuration, ``postfix start`` and wait for the submission ports.
+
+    ``tls_client`` verifies the implicit-TLS port while waiting for it.
+    """
     files.config_dir.mkdir(parents=True, exist_ok=True)
     # The queue directory belongs to root; its subdirectories and the data
     # directory are left to ``postfix start`` (post-install create-missing),
@@ -251,7 +259,7 @@ def start_postfix(
         wait_for_ports(
             "postfix",
             host,
-            [ports[name] for name in POSTFIX_PORT_NAMES],
+            {ports["submission"]: None, ports["submissions"]: tls_client},
             alive=running.running,
             logs=[files.log],
         )

@@ -9,9 +9,10 @@ killed so that nothing outlives the tests.
 from __future__ import annotations
 
 import socket
+import ssl
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 #: Seconds a server gets to answer on all of its ports after being started.
@@ -47,6 +48,11 @@ def free_ports(count: int, *, host: str = "127.0.0.1") -> list[int]:
             sock.close()
 
 
+def free_ports_by_name(names: Sequence[str], *, host: str = "127.0.0.1") -> dict[str, int]:
+    """A free port for each name (see :func:`free_ports`)."""
+    return dict(zip(names, free_ports(len(names), host=host), strict=True))
+
+
 def log_tail(paths: Iterable[Path], *, lines: int = LOG_TAIL_LINES) -> str:
     """The last ``lines`` lines of each existing log file, labelled by file name."""
     parts: list[str] = []
@@ -59,10 +65,19 @@ def log_tail(paths: Iterable[Path], *, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(parts) or "(no log written)"
 
 
-def _port_answers(host: str, port: int) -> bool:
+def _greets(host: str, port: int, tls: ssl.SSLContext | None) -> bool:
+    """Whether ``port`` sends its first bytes (a greeting), after a TLS handshake if ``tls``.
+
+    A greeting, not just an accepted connection: it shows that the process
+    serving the port is up, which is also what lets the server stop quickly
+    (Dovecot waits for processes still starting when it is asked to stop).
+    """
     try:
-        with socket.create_connection((host, port), timeout=1.0):
-            return True
+        with socket.create_connection((host, port), timeout=1.0) as raw:
+            if tls is None:
+                return bool(raw.recv(1))
+            with tls.wrap_socket(raw, server_hostname=host) as secure:
+                return bool(secure.recv(1))
     except OSError:
         return False
 
@@ -70,28 +85,31 @@ def _port_answers(host: str, port: int) -> bool:
 def wait_for_ports(
     name: str,
     host: str,
-    ports: Sequence[int],
+    ports: Mapping[int, ssl.SSLContext | None],
     *,
     alive: Callable[[], bool],
     logs: Sequence[Path],
     timeout: float = START_TIMEOUT,
 ) -> None:
-    """Wait until every port accepts connections, or raise with the log tail.
+    """Wait until every port greets, or raise with the log tail.
+
+    ``ports`` maps each port to the client context of its implicit TLS, or
+    to ``None`` for a port that greets in clear text.
 
     Fails early when ``alive()`` turns false: a server that dies at start-up
     is an error to report, not something to wait out.
     """
     deadline = time.monotonic() + timeout
-    pending = list(ports)
+    pending = dict(ports)
     while pending:
         if not alive():
             raise ServerStartError(f"{name} stopped during start-up\n" + log_tail(logs))
         if time.monotonic() > deadline:
             raise ServerStartError(
-                f"{name} did not answer on ports {pending} within {timeout:.0f} s\n"
+                f"{name} did not greet on ports {sorted(pending)} within {timeout:.0f} s\n"
                 + log_tail(logs)
             )
-        pending = [port for port in pending if not _port_answers(host, port)]
+        pending = {port: tls for port, tls in pending.items() if not _greets(host, port, tls)}
         if pending:
             time.sleep(_POLL_INTERVAL)
 

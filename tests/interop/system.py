@@ -15,6 +15,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,3 +82,23 @@ class MailOwner:
     def give(self, path: Path) -> None:
         """Make ``path`` belong to the mail owner."""
         os.chown(path, self.uid, self.gid)
+
+
+@contextmanager
+def server_directory() -> Iterator[Path]:
+    """A fresh directory for the servers' files, removed (with everything in it) on exit.
+
+    It is made in the system's temporary directory, not under pytest's
+    ``tmp_path_factory``: the servers' unprivileged processes (``mail``,
+    ``dovecot``, ``postfix``) open files below it by absolute path, and
+    pytest makes its base directory private (mode 0700) again each time
+    another pytest session starts, which would lock them out mid-run. The
+    directory itself gets the search bit for everyone (mode 0711), nothing
+    more: it cannot be listed.
+    """
+    root = Path(tempfile.mkdtemp(prefix="mailcompat-interop-"))
+    try:
+        root.chmod(0o711)
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
