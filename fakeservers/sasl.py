@@ -235,9 +235,7 @@ def _scram_gs2(header_and_bare: str) -> tuple[str, str, str]:
     return f"{flag},{authz},", _saslname(authz[2:]) if authz else "", bare
 
 
-def _scram(
-    context: _Context, initial: bytes | None, *, digest: str
-) -> Generator[Challenge, bytes, Outcome]:
+def _scram(context: _Context, initial: bytes | None, *, digest: str) -> _Mechanism:
     first = initial if initial is not None else (yield Challenge(b""))
     gs2_header, authzid, bare = _scram_gs2(_utf8(first, "SCRAM client-first"))
     attributes = _scram_attributes(bare, "client-first-message-bare")
@@ -246,10 +244,11 @@ def _scram(
     if len(attributes) < 2 or attributes[0][0] != "n" or attributes[1][0] != "r":
         raise _Malformed("client-first-message-bare is not n=user,r=nonce")
     user, client_nonce = _saslname(attributes[0][1]), attributes[1][1]
-    if not client_nonce:
-        raise _Malformed("empty client nonce")
+    # RFC 5802 section 7: c-nonce is printable ASCII except ",".
+    if not client_nonce or any(not 0x21 <= ord(char) <= 0x7E for char in client_nonce):
+        raise _Malformed("client nonce is empty or not printable ASCII")
     # An unknown user still gets a server-first message, so that the exchange
-    # does not reveal which users exist (RFC 5802 section 9 recommends this).
+    # does not reveal which users exist.
     account = _account_or_none(context.store, user)
     salt = os.urandom(16)
     nonce = client_nonce + base64.b64encode(os.urandom(18)).decode()

@@ -271,6 +271,7 @@ def test_scram_y_flag_is_accepted_since_no_plus_variant_is_offered(store: MailSt
         b"n,,r=abc,n=alice@example.test",  # wrong order
         b"n,,n=al=ice,r=abc",  # bad saslname escape
         b"n,,n=alice@example.test,r=",  # empty nonce
+        "n,,n=alice@example.test,r=caf\u00e9".encode(),  # nonce not printable ASCII
         b"n,a=bob@example.test,n=alice@example.test,r=abc",  # authzid of another user
         b"x,,n=alice@example.test,r=abc",
         b"n=alice@example.test,r=abc",  # no GS2 header
