@@ -27,6 +27,12 @@ DEBIAN_PACKAGES = "dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix"
 #: Where system daemons live when they are not on PATH.
 _SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin", "/opt/homebrew/sbin")
 
+#: Where Dovecot keeps its protocol programs (Debian, Fedora, /usr/local builds).
+_DOVECOT_LIBEXEC_DIRS = ("/usr/lib/dovecot", "/usr/libexec/dovecot", "/usr/local/libexec/dovecot")
+
+#: Dovecot's protocol programs the environment runs, with the Debian package of each.
+_DOVECOT_PROGRAMS = {"imap": "dovecot-imapd", "pop3": "dovecot-pop3d", "lmtp": "dovecot-lmtpd"}
+
 #: The system account that owns the test mail (Debian's base-passwd has it), then a fallback.
 _MAIL_ACCOUNTS = ("mail", "nobody")
 
@@ -44,6 +50,12 @@ def missing_requirement() -> str | None:
             return (
                 f"{name} is not installed (not on PATH nor in {', '.join(_SBIN_DIRS)}); "
                 f"on Debian/Ubuntu: apt-get install {DEBIAN_PACKAGES}"
+            )
+    for program, package in _DOVECOT_PROGRAMS.items():
+        if not any(Path(directory, program).is_file() for directory in _DOVECOT_LIBEXEC_DIRS):
+            return (
+                f"dovecot's {program} is not installed (in none of "
+                f"{', '.join(_DOVECOT_LIBEXEC_DIRS)}); on Debian/Ubuntu: apt-get install {package}"
             )
     if sys.platform == "win32" or os.geteuid() != 0:
         return "the private Postfix needs root (its master daemon refuses to run otherwise)"
