@@ -46,10 +46,15 @@ def _wait_for_state(process: subprocess.Popen[bytes], path: Path) -> dict[str, A
 
 
 def _stop(process: subprocess.Popen[bytes]) -> tuple[int, bytes]:
-    if sys.platform == "win32":
-        process.send_signal(signal.CTRL_BREAK_EVENT)
-    else:
-        process.send_signal(signal.SIGTERM)
+    try:
+        if sys.platform == "win32":
+            process.send_signal(signal.CTRL_BREAK_EVENT)
+        else:
+            process.send_signal(signal.SIGTERM)
+    except OSError:
+        process.kill()  # do not leave a server running when the signal cannot be sent
+        process.communicate()
+        raise
     try:
         out, _err = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
@@ -58,6 +63,10 @@ def _stop(process: subprocess.Popen[bytes]) -> tuple[int, bytes]:
     return process.returncode, out
 
 
+@pytest.mark.wine(
+    reason="Wine 8 cannot send CTRL_BREAK_EVENT to a process group: GenerateConsoleCtrlEvent "
+    "fails with WinError 12 without a console and WinError 6 with one (docs/platforms.md)"
+)
 def test_serve_writes_state_answers_and_stops_cleanly(tmp_path: Path) -> None:
     process = _start(tmp_path)
     state = _wait_for_state(process, tmp_path / "servers.json")
