@@ -1,0 +1,35 @@
+"""The reference client's sans-IO IMAP4rev1 engine (RFC 3501)."""
+
+from refclient.protocol.imap.commands import Atom, Literal, sequence_set
+from refclient.protocol.imap.engine import NEED_DATA, IMAPEngine, State
+from refclient.protocol.imap.parser import Continuation, ResponseCode, Tagged, Untagged, Value
+from refclient.protocol.imap.structures import (
+    Address,
+    BodyStructure,
+    Envelope,
+    FetchData,
+    parse_bodystructure,
+    parse_envelope,
+    parse_fetch,
+)
+
+__all__ = [
+    "NEED_DATA",
+    "Address",
+    "Atom",
+    "BodyStructure",
+    "Continuation",
+    "Envelope",
+    "FetchData",
+    "IMAPEngine",
+    "Literal",
+    "ResponseCode",
+    "State",
+    "Tagged",
+    "Untagged",
+    "Value",
+    "parse_bodystructure",
+    "parse_envelope",
+    "parse_fetch",
+    "sequence_set",
+]

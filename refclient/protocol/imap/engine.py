@@ -1,0 +1,293 @@
+"""The sans-IO IMAP4rev1 client engine (RFC 3501), in the style of h11.
+
+Feed the server's octets with :meth:`IMAPEngine.receive_data`, take events
+with :meth:`IMAPEngine.next_event` until it returns :data:`NEED_DATA`; turn
+commands into octets with :meth:`IMAPEngine.send`. No I/O, no clock.
+
+A command with synchronizing literals is sent in chunks: :meth:`send`
+returns the first; after the server's ``+`` (a :class:`Continuation` event
+while :attr:`IMAPEngine.awaiting_continuation` is true) :meth:`continue_command`
+returns the next. With LITERAL+ offered, literals need no continuation.
+
+The engine tracks the connection state (a small table of enum states and the
+commands that move between them), the tags in flight, and the capabilities
+the server announced (CAPABILITY responses and ``[CAPABILITY ...]`` codes).
+Deviations become :class:`~refclient.findings.Finding` objects in
+:attr:`IMAPEngine.findings`; what cannot be gone on from raises
+:class:`RemoteProtocolError`; misuse by the caller raises
+:class:`LocalProtocolError`.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Iterable
+
+from refclient.findings import Finding, Severity
+from refclient.protocol.errors import LocalProtocolError, RemoteProtocolError
+from refclient.protocol.imap.commands import Argument, encode_command
+from refclient.protocol.imap.framing import ResponseFramer
+from refclient.protocol.imap.parser import (
+    Continuation,
+    Response,
+    Tagged,
+    Untagged,
+    parse_frame,
+)
+
+
+class _NeedData:
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+#: Returned by :meth:`IMAPEngine.next_event` when more octets are needed.
+NEED_DATA = _NeedData()
+
+
+class State(enum.Enum):
+    """Connection states of RFC 3501 section 3 (plus waiting for the greeting)."""
+
+    GREETING = "greeting"
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+#: Commands allowed in each state (RFC 3501 section 6); anything else is local misuse.
+ALLOWED: dict[State, frozenset[str] | None] = {
+    State.GREETING: frozenset(),
+    State.NOT_AUTHENTICATED: frozenset(
+        {"CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "AUTHENTICATE", "LOGIN", "ID", "ENABLE"}
+    ),
+    State.AUTHENTICATED: None,  # every command but the selected-state ones
+    State.SELECTED: None,  # every command
+    State.LOGOUT: frozenset(),
+}
+SELECTED_ONLY = frozenset(
+    {"CHECK", "CLOSE", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "UID", "UNSELECT"}
+)
+#: Where a successful command leads.
+TRANSITIONS: dict[str, State] = {
+    "LOGIN": State.AUTHENTICATED,
+    "AUTHENTICATE": State.AUTHENTICATED,
+    "SELECT": State.SELECTED,
+    "EXAMINE": State.SELECTED,
+    "CLOSE": State.AUTHENTICATED,
+    "UNSELECT": State.AUTHENTICATED,
+}
+
+
+def _finding(ident: str, severity: Severity, reference: str, message: str, line: bytes) -> Finding:
+    return Finding(id=ident, severity=severity, reference=reference, message=message, line=line)
+
+
+class IMAPEngine:
+    """One IMAP connection's protocol state, from the client's side."""
+
+    def __init__(
+        self,
+        *,
+        max_line: int = 1024 * 1024,
+        max_literal: int = 256 * 1024 * 1024,
+        max_nesting: int = 100,
+        max_untagged: int = 1_000_000,
+        tag_prefix: str = "A",
+    ) -> None:
+        self._framer = ResponseFramer(max_line=max_line, max_literal=max_literal)
+        self._max_nesting = max_nesting
+        self._max_untagged = max_untagged
+        self._tags = (f"{tag_prefix}{n:04d}" for n in itertools.count(1))
+        self._in_flight: dict[str, str] = {}  # tag -> command name
+        self._chunks: list[bytes] = []  # rest of a command waiting for "+"
+        self._untagged_since_tagged = 0
+        self.state = State.GREETING
+        self.capabilities: frozenset[str] = frozenset()
+        self.findings: list[Finding] = []
+        self._eof = False
+
+    # -- receiving ----------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Octets from the server; ``b""`` means it closed the connection."""
+        if data:
+            self._framer.feed(data)
+        else:
+            self._eof = True
+
+    def next_event(self) -> Response | _NeedData:
+        """The next response, or :data:`NEED_DATA`."""
+        frame = self._framer.next_frame()
+        if frame is None:
+            if self._eof and not self._framer.idle:
+                raise RemoteProtocolError(
+                    "connection closed in the middle of a response",
+                    line=self._framer.take_rest()[:200],
+                )
+            return NEED_DATA
+        if frame.bare_lf:
+            self.findings.append(
+                _finding(
+                    "imap.bare-lf",
+                    Severity.WARNING,
+                    "RFC 3501 section 2.2",
+                    "line ended with LF instead of CRLF",
+                    frame.raw_preview(),
+                )
+            )
+        event = parse_frame(frame, max_nesting=self._max_nesting)
+        self._track(event, frame.raw_preview())
+        return event
+
+    def _track(self, event: Response, line: bytes) -> None:
+        if isinstance(event, Tagged):
+            self._untagged_since_tagged = 0
+            command = self._in_flight.pop(event.tag, None)
+            if command is None:
+                self.findings.append(
+                    _finding(
+                        "imap.unknown-tag",
+                        Severity.ERROR,
+                        "RFC 3501 section 2.2.1",
+                        f"tagged response for {event.tag!r}, which no command used",
+                        line,
+                    )
+                )
+                return
+            if not event.text:
+                self.findings.append(
+                    _finding(
+                        "imap.missing-text",
+                        Severity.WARNING,
+                        "RFC 3501 section 9 (resp-text)",
+                        "tagged response without text",
+                        line,
+                    )
+                )
+            if event.code is not None and event.code.name == "CAPABILITY":
+                self._set_capabilities(event.code.values, line)
+            if event.status == "OK":
+                self._advance(command)
+            if command in ("SELECT", "EXAMINE") and event.status != "OK":
+                self.state = State.AUTHENTICATED if self.state is State.SELECTED else self.state
+            return
+        if isinstance(event, Continuation):
+            return
+        self._untagged_since_tagged += 1
+        if self._untagged_since_tagged > self._max_untagged:
+            raise RemoteProtocolError(
+                f"more than {self._max_untagged} untagged responses to one command", line=line
+            )
+        if self.state is State.GREETING:
+            self._greeting(event, line)
+        if event.code is not None and event.code.name == "CAPABILITY":
+            self._set_capabilities(event.code.values, line)
+        if event.name == "CAPABILITY":
+            self._set_capabilities(event.values, line)
+        elif event.name == "BYE" and "LOGOUT" not in self._in_flight.values():
+            self.findings.append(
+                _finding(
+                    "imap.unsolicited-bye",
+                    Severity.INFO,
+                    "RFC 3501 section 7.1.5",
+                    f"server said BYE: {event.text}",
+                    line,
+                )
+            )
+            self.state = State.LOGOUT
+
+    def _greeting(self, event: Untagged, line: bytes) -> None:
+        if event.name == "OK":
+            self.state = State.NOT_AUTHENTICATED
+        elif event.name == "PREAUTH":
+            self.state = State.AUTHENTICATED
+        elif event.name == "BYE":
+            self.state = State.LOGOUT
+        else:
+            raise RemoteProtocolError(
+                "the greeting is not OK, PREAUTH or BYE",
+                line=line,
+                reference="RFC 3501 section 7.1",
+            )
+
+    def _set_capabilities(self, values: Iterable[object], line: bytes) -> None:
+        names = frozenset(str(v).upper() for v in values if isinstance(v, str))
+        if "IMAP4REV1" not in names and "IMAP4REV2" not in names:
+            self.findings.append(
+                _finding(
+                    "imap.capability-without-imap4rev1",
+                    Severity.ERROR,
+                    "RFC 3501 section 7.2.1",
+                    "CAPABILITY does not list IMAP4rev1",
+                    line,
+                )
+            )
+        self.capabilities = names
+
+    def _advance(self, command: str) -> None:
+        target = TRANSITIONS.get(command)
+        if target is not None:
+            self.state = target
+        elif command == "LOGOUT":
+            self.state = State.LOGOUT
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send(self, name: str, *arguments: Argument) -> tuple[str, bytes]:
+        """Start a command; returns its tag and the octets to send now."""
+        name = name.upper()
+        self._check_allowed(name)
+        if self._chunks:
+            raise LocalProtocolError("the previous command is still waiting for a continuation")
+        tag = next(self._tags)
+        literal_plus = "LITERAL+" in self.capabilities
+        chunks = encode_command(tag, name, arguments, literal_plus=literal_plus)
+        self._in_flight[tag] = name
+        self._chunks = chunks[1:]
+        return tag, chunks[0]
+
+    def send_raw(self, line: bytes) -> tuple[str, bytes]:
+        """A raw command line for conformance probing: a tag is prepended, no state check."""
+        if b"\r" in line or b"\n" in line:
+            raise LocalProtocolError("a raw command line cannot contain CR or LF")
+        tag = next(self._tags)
+        self._in_flight[tag] = line.split(b" ", 1)[0].decode("ascii", "replace").upper()
+        return tag, tag.encode() + b" " + line + b"\r\n"
+
+    @property
+    def awaiting_continuation(self) -> bool:
+        """Whether a command still has literal data to send after a ``+``."""
+        return bool(self._chunks)
+
+    def continue_command(self) -> bytes:
+        """The next chunk of the current command, after the server's ``+``."""
+        if not self._chunks:
+            raise LocalProtocolError("no command is waiting for a continuation")
+        return self._chunks.pop(0)
+
+    def abandon_command(self) -> None:
+        """Forget the literal data of a command the server refused before its ``+``."""
+        self._chunks.clear()
+
+    def send_line(self, data: bytes) -> bytes:
+        """A bare line inside a command (a SASL response, IDLE's ``DONE``), CRLF added."""
+        if b"\r" in data or b"\n" in data:
+            raise LocalProtocolError("a continuation line cannot contain CR or LF")
+        return data + b"\r\n"
+
+    def _check_allowed(self, name: str) -> None:
+        allowed = ALLOWED[self.state]
+        if allowed is not None and name not in allowed:
+            raise LocalProtocolError(f"{name} is not allowed in the {self.state.value} state")
+        if self.state is State.AUTHENTICATED and name in SELECTED_ONLY:
+            raise LocalProtocolError(f"{name} needs a selected mailbox")
+
+    def take_unread(self) -> bytes:
+        """Octets received but not yet parsed (STARTTLS: must be none, RFC 2595 section 3.1)."""
+        return self._framer.take_rest()
+
+    def reset_after_tls(self) -> None:
+        """Forget what was learned before TLS (RFC 3501 section 6.2.1)."""
+        self.capabilities = frozenset()

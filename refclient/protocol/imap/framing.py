@@ -1,0 +1,142 @@
+"""Cut the server's byte stream into whole responses (RFC 3501 section 2.2).
+
+A response is a line ending in CRLF; a line ending in ``{n}`` CRLF announces
+a literal of exactly ``n`` octets, after which the same response goes on.
+:class:`ResponseFramer` returns each response as a :class:`Frame`: its line
+pieces and its literals, in order, with the literal markers removed.
+
+Memory is bounded: a line longer than ``max_line`` or a literal announced
+larger than ``max_literal`` is a :class:`RemoteProtocolError` at once, before
+the octets arrive. Scanning resumes where it stopped, so a response trickled
+one octet at a time costs linear time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from refclient.protocol.errors import RemoteProtocolError
+
+_LITERAL = re.compile(rb"\{(\d{1,20})(\+?)\}$")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One whole response: ``lines[0] literals[0] lines[1] ... lines[-1]``."""
+
+    lines: tuple[bytes, ...]
+    literals: tuple[bytes, ...]
+    #: Whether any line ended in a bare LF instead of CRLF.
+    bare_lf: bool = False
+
+    @property
+    def first_line(self) -> bytes:
+        """The first line (enough to tell the kind of response)."""
+        return self.lines[0]
+
+    def raw_preview(self, limit: int = 200) -> bytes:
+        """The start of the response, literals elided, for findings and errors."""
+        pieces: list[bytes] = []
+        for index, line in enumerate(self.lines):
+            pieces.append(line)
+            if index < len(self.literals):
+                pieces.append(b"{%d}" % len(self.literals[index]))
+        return b"".join(pieces)[:limit]
+
+
+class ResponseFramer:
+    """Incremental framer: feed bytes, take whole responses."""
+
+    def __init__(self, *, max_line: int, max_literal: int) -> None:
+        self._max_line = max_line
+        self._max_literal = max_literal
+        self._buffer = bytearray()
+        self._position = 0  # start of the current, unfinished piece
+        self._scanned = 0  # where the search for LF resumes
+        self._lines: list[bytes] = []
+        self._literals: list[bytes] = []
+        self._pending_literal = -1  # octets still due for the current literal
+        self._bare_lf = False
+
+    def feed(self, data: bytes) -> None:
+        """Add received octets."""
+        self._buffer += data
+
+    @property
+    def idle(self) -> bool:
+        """Whether no part of a response is pending."""
+        return not self._lines and self._position == len(self._buffer)
+
+    def take_rest(self) -> bytes:
+        """Everything received and not framed (for the STARTTLS injection check)."""
+        rest = bytes(self._buffer[self._position :])
+        self._buffer.clear()
+        self._position = self._scanned = 0
+        return rest
+
+    def next_frame(self) -> Frame | None:
+        """The next whole response, or None until more octets arrive."""
+        while True:
+            if self._pending_literal >= 0:
+                if not self._take_literal():
+                    return None
+                continue
+            end = self._buffer.find(b"\n", self._scanned)
+            if end < 0:
+                if len(self._buffer) - self._position > self._max_line:
+                    raise RemoteProtocolError(
+                        f"response line longer than {self._max_line} octets",
+                        line=bytes(self._buffer[self._position : self._position + 200]),
+                        reference="RFC 3501 section 2.2",
+                    )
+                self._scanned = len(self._buffer)
+                self._compact()
+                return None
+            if end - self._position > self._max_line:
+                raise RemoteProtocolError(
+                    f"response line longer than {self._max_line} octets",
+                    line=bytes(self._buffer[self._position : self._position + 200]),
+                    reference="RFC 3501 section 2.2",
+                )
+            line_end = end
+            if end > self._position and self._buffer[end - 1] == 0x0D:
+                line_end = end - 1
+            else:
+                self._bare_lf = True
+            line = bytes(self._buffer[self._position : line_end])
+            self._position = self._scanned = end + 1
+            marker = _LITERAL.search(line)
+            if marker is not None:
+                size = int(marker.group(1))
+                if size > self._max_literal:
+                    raise RemoteProtocolError(
+                        f"literal of {size} octets announced; the limit is {self._max_literal}",
+                        line=line[:200],
+                        reference="RFC 3501 section 4.3",
+                    )
+                self._lines.append(line[: marker.start()])
+                self._pending_literal = size
+                continue
+            self._lines.append(line)
+            frame = Frame(tuple(self._lines), tuple(self._literals), self._bare_lf)
+            self._lines, self._literals, self._bare_lf = [], [], False
+            return frame
+
+    def _take_literal(self) -> bool:
+        available = len(self._buffer) - self._position
+        if available < self._pending_literal:
+            self._compact()
+            return False
+        end = self._position + self._pending_literal
+        self._literals.append(bytes(self._buffer[self._position : end]))
+        self._position = self._scanned = end
+        self._pending_literal = -1
+        return True
+
+    def _compact(self) -> None:
+        # Drop consumed octets once they dominate the buffer: amortised O(1) per octet.
+        if self._position and self._position * 2 >= len(self._buffer):
+            del self._buffer[: self._position]
+            self._scanned -= self._position
+            self._position = 0

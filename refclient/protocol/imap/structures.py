@@ -1,0 +1,319 @@
+"""Typed values of IMAP data: FETCH items, ENVELOPE, BODYSTRUCTURE (RFC 3501 section 7.4.2).
+
+Real servers deviate (see shared reference notes): Exchange sends an
+unparenthesized disposition, ``-1`` sizes and NIL for ``""``; Mail.ru sends
+numbers like ``9.3736e+06``. The converters are lenient about such shapes
+and report each as a :class:`~refclient.findings.Finding` in the ``findings``
+list they are given, instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from refclient.findings import Finding, Severity
+from refclient.protocol.errors import RemoteProtocolError
+from refclient.protocol.imap.parser import Value
+
+
+def as_text(value: Value) -> str | None:
+    """A string value decoded (UTF-8, lenient), or None for NIL."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value
+    raise RemoteProtocolError(f"expected a string, got a list: {value!r}"[:200])
+
+
+def as_int(value: Value, *, findings: list[Finding] | None = None, what: str = "number") -> int:
+    """A number value; lenient on ``-1`` and float notation, each reported as a finding."""
+    text = as_text(value)
+    if text is None:
+        raise RemoteProtocolError(f"expected a {what}, got NIL")
+    try:
+        number = int(text)
+    except ValueError:
+        try:
+            number = int(float(text))
+        except ValueError:
+            raise RemoteProtocolError(f"expected a {what}, got {text!r}"[:200]) from None
+        _note(findings, "imap.number-syntax", f"{what} written as {text!r}", text)
+    if number < 0:
+        _note(findings, "imap.negative-number", f"negative {what} {number}", text)
+    return number
+
+
+def as_list(value: Value) -> list[Value]:
+    """A list value; NIL is the empty list."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    raise RemoteProtocolError(f"expected a list, got {value!r}"[:200])
+
+
+def _note(findings: list[Finding] | None, ident: str, message: str, line: str) -> None:
+    if findings is not None:
+        findings.append(
+            Finding(
+                id=ident,
+                severity=Severity.WARNING,
+                reference="RFC 3501 section 9",
+                message=message,
+                line=line.encode("utf-8", "replace")[:200],
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Address:
+    """An ENVELOPE address: (name adl mailbox host)."""
+
+    name: str | None
+    route: str | None
+    mailbox: str | None
+    host: str | None
+
+    @property
+    def email(self) -> str:
+        """``mailbox@host`` (empty for group markers)."""
+        if self.mailbox is None or self.host is None:
+            return ""
+        return f"{self.mailbox}@{self.host}"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The ENVELOPE structure (RFC 3501 section 7.4.2)."""
+
+    date: str | None
+    subject: str | None
+    from_: tuple[Address, ...]
+    sender: tuple[Address, ...]
+    reply_to: tuple[Address, ...]
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    bcc: tuple[Address, ...]
+    in_reply_to: str | None
+    message_id: str | None
+
+
+def parse_envelope(value: Value) -> Envelope:
+    """Convert a parsed ENVELOPE list."""
+    items = as_list(value)
+    if len(items) != 10:
+        raise RemoteProtocolError(f"ENVELOPE with {len(items)} fields instead of 10")
+
+    def addresses(raw: Value) -> tuple[Address, ...]:
+        result = []
+        for entry in as_list(raw):
+            parts = as_list(entry)
+            if len(parts) != 4:
+                raise RemoteProtocolError("ENVELOPE address without 4 fields")
+            result.append(Address(*(as_text(part) for part in parts)))
+        return tuple(result)
+
+    return Envelope(
+        date=as_text(items[0]),
+        subject=as_text(items[1]),
+        from_=addresses(items[2]),
+        sender=addresses(items[3]),
+        reply_to=addresses(items[4]),
+        to=addresses(items[5]),
+        cc=addresses(items[6]),
+        bcc=addresses(items[7]),
+        in_reply_to=as_text(items[8]),
+        message_id=as_text(items[9]),
+    )
+
+
+@dataclass(frozen=True)
+class BodyStructure:
+    """One part of a BODYSTRUCTURE; ``parts`` holds the children of a multipart."""
+
+    type: str
+    subtype: str
+    parameters: dict[str, str] = field(default_factory=dict)
+    id: str | None = None
+    description: str | None = None
+    encoding: str | None = None
+    size: int | None = None
+    lines: int | None = None
+    parts: tuple[BodyStructure, ...] = ()
+    envelope: Envelope | None = None  # message/rfc822
+    disposition: tuple[str, dict[str, str]] | None = None
+    language: tuple[str, ...] = ()
+    location: str | None = None
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.type == "multipart"
+
+    def walk(self) -> list[BodyStructure]:
+        """This part and every part below it, depth first."""
+        found = [self]
+        for part in self.parts:
+            found.extend(part.walk())
+        return found
+
+
+def _parameters(value: Value, findings: list[Finding]) -> dict[str, str]:
+    items = as_list(value)
+    if len(items) % 2:
+        _note(findings, "imap.bodystructure-params", "odd parameter list", repr(items))
+        items = items[:-1]
+    return {
+        (as_text(items[i]) or "").lower(): as_text(items[i + 1]) or ""
+        for i in range(0, len(items), 2)
+    }
+
+
+def _disposition(value: Value, findings: list[Finding]) -> tuple[str, dict[str, str]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        # Exchange: an unparenthesized disposition string.
+        _note(findings, "imap.bodystructure-disposition", "disposition not a list", repr(value))
+        return (as_text(value) or "").lower(), {}
+    if not value:
+        return None
+    params = _parameters(value[1], findings) if len(value) > 1 else {}
+    return (as_text(value[0]) or "").lower(), params
+
+
+def parse_bodystructure(value: Value, findings: list[Finding]) -> BodyStructure:
+    """Convert a parsed BODY / BODYSTRUCTURE list (lenient; deviations become findings)."""
+    items = as_list(value)
+    if not items:
+        raise RemoteProtocolError("empty BODYSTRUCTURE")
+    if isinstance(items[0], list):
+        children = []
+        index = 0
+        while index < len(items) and isinstance(items[index], list):
+            children.append(parse_bodystructure(items[index], findings))
+            index += 1
+        subtype = (as_text(items[index]) if index < len(items) else "mixed") or "mixed"
+        extension = items[index + 1 :]
+        return BodyStructure(
+            type="multipart",
+            subtype=subtype.lower(),
+            parameters=_parameters(extension[0], findings) if extension else {},
+            parts=tuple(children),
+            disposition=_disposition(extension[1], findings) if len(extension) > 1 else None,
+        )
+    if len(items) < 7:
+        raise RemoteProtocolError(f"body part with {len(items)} fields, at least 7 needed")
+    main = (as_text(items[0]) or "").lower()
+    sub = (as_text(items[1]) or "").lower()
+    size = as_int(items[6], findings=findings, what="body size")
+    rest = items[7:]
+    envelope = None
+    lines = None
+    parts: tuple[BodyStructure, ...] = ()
+    if main == "message" and sub == "rfc822" and len(rest) >= 3:
+        envelope = parse_envelope(rest[0])
+        parts = (parse_bodystructure(rest[1], findings),)
+        lines = as_int(rest[2], findings=findings, what="line count")
+        rest = rest[3:]
+    elif main == "text" and rest:
+        lines = as_int(rest[0], findings=findings, what="line count")
+        rest = rest[1:]
+    # Single-part extension data: md5, disposition, language, location.
+    disposition = _disposition(rest[1], findings) if len(rest) > 1 else None
+    language: tuple[str, ...] = ()
+    if len(rest) > 2 and rest[2] is not None:
+        raw = rest[2]
+        language = tuple(as_text(x) or "" for x in (raw if isinstance(raw, list) else [raw]))
+    return BodyStructure(
+        type=main,
+        subtype=sub,
+        parameters=_parameters(items[2], findings),
+        id=as_text(items[3]),
+        description=as_text(items[4]),
+        encoding=as_text(items[5]),
+        size=size,
+        lines=lines,
+        parts=parts,
+        envelope=envelope,
+        disposition=disposition,
+        language=language,
+        location=as_text(rest[3]) if len(rest) > 3 else None,
+    )
+
+
+_INTERNALDATE_FORMAT = "%d-%b-%Y %H:%M:%S %z"
+
+
+@dataclass
+class FetchData:
+    """The items of one FETCH response, typed."""
+
+    number: int
+    uid: int | None = None
+    flags: tuple[str, ...] | None = None
+    internal_date: datetime | None = None
+    size: int | None = None
+    envelope: Envelope | None = None
+    bodystructure: BodyStructure | None = None
+    modseq: int | None = None
+    #: Body sections by their name as the server wrote it, e.g. ``BODY[]``, ``BODY[HEADER]<0>``.
+    sections: dict[str, bytes | None] = field(default_factory=dict)
+    #: Items this parser does not type, raw.
+    other: dict[str, Value] = field(default_factory=dict)
+
+    def body(self, section: str = "") -> bytes:
+        """The octets of ``BODY[section]`` (also matches RFC822 for ``""``); raises KeyError."""
+        wanted = f"BODY[{section.upper()}]"
+        for name, data in self.sections.items():
+            upper = name.upper()
+            plain = upper.split("<", 1)[0]
+            if plain == wanted or (section == "" and upper == "RFC822"):
+                return data or b""
+        raise KeyError(section)
+
+
+def parse_fetch(number: int, value: list[Value], findings: list[Finding]) -> FetchData:
+    """Convert ``* n FETCH (...)``'s list into :class:`FetchData`."""
+    items = as_list(value[0]) if len(value) == 1 and isinstance(value[0], list) else value
+    if len(items) % 2:
+        raise RemoteProtocolError("FETCH item without a value")
+    data = FetchData(number)
+    for index in range(0, len(items), 2):
+        name_value, item = items[index], items[index + 1]
+        if not isinstance(name_value, str):
+            raise RemoteProtocolError(f"FETCH item name {name_value!r} is not an atom")
+        name = name_value.upper()
+        if name == "UID":
+            data.uid = as_int(item, findings=findings, what="UID")
+        elif name == "FLAGS":
+            data.flags = tuple(as_text(flag) or "" for flag in as_list(item))
+        elif name == "INTERNALDATE":
+            data.internal_date = _internal_date(as_text(item), findings)
+        elif name == "RFC822.SIZE":
+            data.size = as_int(item, findings=findings, what="RFC822.SIZE")
+        elif name == "ENVELOPE":
+            data.envelope = parse_envelope(item)
+        elif name in {"BODYSTRUCTURE", "BODY"}:
+            data.bodystructure = parse_bodystructure(item, findings)
+        elif name == "MODSEQ":
+            data.modseq = as_int(as_list(item)[0], findings=findings, what="MODSEQ")
+        elif name.startswith(("BODY[", "BINARY[", "RFC822")):
+            if item is not None and not isinstance(item, bytes):
+                item = str(item).encode()
+            data.sections[name_value] = item
+        else:
+            data.other[name_value] = item
+    return data
+
+
+def _internal_date(text: str | None, findings: list[Finding]) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text.strip(), _INTERNALDATE_FORMAT)
+    except ValueError:
+        _note(findings, "imap.internaldate-syntax", f"bad INTERNALDATE {text!r}", text)
+        return None
