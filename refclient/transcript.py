@@ -132,8 +132,9 @@ class Transcript:
                 if room > 0:
                     pending += data[start : start + room]
                 return
-            if len(pending) <= self._max_line:
-                pending += data[start : start + self._max_line + 1 - len(pending)]
+            room = self._max_line + 1 - len(pending)
+            if room > 0:
+                pending += data[start : min(end, start + room)]
             self._add(direction, bytes(pending))
             pending.clear()
             start = end + 1

@@ -37,13 +37,13 @@ from refclient.protocol.imap.parser import (
 )
 
 
-class _NeedData:
+class NeedData:
     def __repr__(self) -> str:
         return "NEED_DATA"
 
 
 #: Returned by :meth:`IMAPEngine.next_event` when more octets are needed.
-NEED_DATA = _NeedData()
+NEED_DATA = NeedData()
 
 
 class State(enum.Enum):
@@ -117,7 +117,7 @@ class IMAPEngine:
         else:
             self._eof = True
 
-    def next_event(self) -> Response | _NeedData:
+    def next_event(self) -> Response | NeedData:
         """The next response, or :data:`NEED_DATA`."""
         frame = self._framer.next_frame()
         if frame is None:

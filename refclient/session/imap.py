@@ -1,0 +1,651 @@
+"""The reference client's asyncio IMAP session, on the sans-IO engine.
+
+``async with IMAPSession(url, options=...) as imap`` connects (greeting,
+STARTTLS when the URL requires it, CAPABILITY again after TLS) and logs out
+on exit. Every operation runs inside :meth:`Session.step`, so any failure is
+one :class:`~refclient.errors.ClientError` naming the server, the step and the
+transcript's tail.
+
+Security rules enforced here (DESIGN.md, RFC 2595, RFC 3501 section 6.2.1):
+STARTTLS is required for ``imap://`` and refused-or-missing STARTTLS stops the
+session; octets after the STARTTLS OK are an injection and stop it; capabilities
+learned before TLS are forgotten; PREAUTH on a connection that had to be
+protected closes it; LOGINDISABLED forbids LOGIN; credentials never travel in
+clear text unless ``+insecure`` and ``allow_plaintext_auth`` say so; referral
+response codes are reported, never followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+
+from refclient import errors
+from refclient.credentials import Credentials
+from refclient.findings import Finding, Severity
+from refclient.protocol.imap import utf7
+from refclient.protocol.imap.commands import Argument, Atom, Literal, sequence_set
+from refclient.protocol.imap.engine import IMAPEngine, NeedData, State
+from refclient.protocol.imap.parser import Continuation, Response, Untagged, Value
+from refclient.protocol.imap.structures import FetchData, as_int, as_list, as_text, parse_fetch
+from refclient.sasl import ClientMechanism, SaslError, choose_mechanism
+from refclient.session.base import Session
+from refclient.session.options import ClientOptions
+from refclient.urls import Security, ServerURL
+
+
+@dataclass
+class Result:
+    """A completed command: its tagged reply and the untagged responses that came with it."""
+
+    tag: str
+    status: str
+    text: str
+    code: str | None
+    code_values: tuple[Value, ...]
+    untagged: list[Untagged] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "OK"
+
+
+@dataclass(frozen=True)
+class MailboxInfo:
+    """One LIST response."""
+
+    name: str
+    delimiter: str | None
+    attributes: frozenset[str]
+
+    @property
+    def special_use(self) -> str | None:
+        """The RFC 6154 attribute, if any."""
+        for attribute in self.attributes:
+            if attribute in SPECIAL_USE:
+                return attribute
+        return None
+
+
+SPECIAL_USE = frozenset(
+    {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash", "\\Important"}
+)
+
+
+@dataclass
+class MailboxState:
+    """What SELECT / EXAMINE reported, kept up to date by EXISTS and EXPUNGE."""
+
+    name: str
+    exists: int = 0
+    recent: int = 0
+    uidvalidity: int | None = None
+    uidnext: int | None = None
+    unseen: int | None = None
+    flags: tuple[str, ...] = ()
+    permanent_flags: tuple[str, ...] = ()
+    highest_modseq: int | None = None
+    read_only: bool = False
+
+
+class IMAPSession(Session):
+    """An IMAP4rev1 client session."""
+
+    def __init__(self, url: ServerURL, *, options: ClientOptions | None = None) -> None:
+        super().__init__(url, options=options)
+        limits = self.options.limits
+        self.engine = IMAPEngine(
+            max_line=limits.max_line,
+            max_literal=limits.max_literal,
+            max_nesting=limits.max_nesting,
+            max_untagged=limits.max_untagged,
+        )
+        self.greeting = ""
+        self.capabilities_before_tls: frozenset[str] | None = None
+        self.mailbox: MailboxState | None = None
+        self.alerts: list[str] = []
+        self._capabilities_before_login: frozenset[str] | None = None
+
+    # -- facts ---------------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The current capabilities (upper case)."""
+        return self.engine.capabilities
+
+    @property
+    def auth_mechanisms(self) -> tuple[str, ...]:
+        """SASL mechanisms offered now (``AUTH=`` capabilities)."""
+        return tuple(sorted(c[5:] for c in self.capabilities if c.startswith("AUTH=")))
+
+    @property
+    def authenticated(self) -> bool:
+        return self.engine.state in (State.AUTHENTICATED, State.SELECTED)
+
+    # -- context manager ----------------------------------------------------------------
+
+    async def __aenter__(self) -> IMAPSession:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None and self._stream is not None and self.engine.state is not State.LOGOUT:
+            await self.logout()
+        else:
+            await self.close()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _next(self) -> Response:
+        while True:
+            event = self.engine.next_event()
+            self._drain_findings()
+            if not isinstance(event, NeedData):
+                return event
+            self.engine.receive_data(await self.read())
+
+    def _drain_findings(self) -> None:
+        while self.engine.findings:
+            self.record(self.engine.findings.pop(0))
+
+    def _observe(self, response: Untagged) -> None:
+        """Keep the selected mailbox's state current and collect ALERTs and referrals."""
+        code = response.code
+        if code is not None and code.name == "ALERT":
+            self.alerts.append(response.text)
+        if code is not None and code.name == "REFERRAL":
+            self.record(
+                Finding(
+                    id="imap.referral",
+                    severity=Severity.INFO,
+                    reference="RFC 2221",
+                    message=f"server sent a referral (not followed): {code.raw}",
+                )
+            )
+        box = self.mailbox
+        if box is None or response.number is None:
+            return
+        if response.name == "EXISTS":
+            box.exists = response.number
+        elif response.name == "RECENT":
+            box.recent = response.number
+        elif response.name == "EXPUNGE":
+            box.exists = max(0, box.exists - 1)
+
+    async def _command(
+        self,
+        name: str,
+        *arguments: Argument,
+        shown: bytes | None = None,
+        on_continuation: Callable[[Continuation], Awaitable[bytes]] | None = None,
+        check: bool = True,
+    ) -> Result:
+        tag, data = self.engine.send(name, *arguments)
+        self.stream.write(data, shown=None if shown is None else tag.encode() + b" " + shown)
+        return await self._complete(tag, name, on_continuation=on_continuation, check=check)
+
+    async def _complete(
+        self,
+        tag: str,
+        name: str,
+        *,
+        on_continuation: Callable[[Continuation], Awaitable[bytes]] | None = None,
+        check: bool = True,
+    ) -> Result:
+        untagged: list[Untagged] = []
+        while True:
+            event = await self._next()
+            if isinstance(event, Continuation):
+                if self.engine.awaiting_continuation:
+                    self.stream.write(self.engine.continue_command())
+                elif on_continuation is not None:
+                    self.stream.write(await on_continuation(event))
+                else:
+                    self.fail(errors.ProtocolViolation, "unexpected continuation request")
+                continue
+            if isinstance(event, Untagged):
+                self._observe(event)
+                untagged.append(event)
+                continue
+            if event.tag != tag:
+                continue  # recorded by the engine as imap.unknown-tag
+            self.engine.abandon_command()
+            result = Result(
+                tag,
+                event.status,
+                event.text,
+                event.code.name if event.code else None,
+                event.code.values if event.code else (),
+                untagged,
+            )
+            if check and not result.ok:
+                self.fail(errors.CommandFailed, f"{name} failed: {event.status} {event.text}")
+            return result
+
+    # -- connection ----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Connect, read the greeting, and secure the connection as the URL says."""
+        await self.open()
+        async with self.step("greeting"):
+            greeting = await self._next()
+            if not isinstance(greeting, Untagged):
+                self.fail(errors.ProtocolViolation, "the server's first line is not a greeting")
+            self.greeting = greeting.text
+            if greeting.name == "BYE":
+                self.fail(errors.ConnectFailed, f"server refused the connection: {greeting.text}")
+            if greeting.name == "PREAUTH" and self.tls is None:
+                if self.url.security is Security.STARTTLS:
+                    await self.close()
+                    self.fail(
+                        errors.SecurityViolation,
+                        "PREAUTH greeting on a connection that must be protected by STARTTLS "
+                        "(RFC 2595 section 3.1; a man in the middle can strip STARTTLS this way)",
+                    )
+                self.record(
+                    Finding(
+                        id="imap.preauth-cleartext",
+                        severity=Severity.WARNING,
+                        reference="RFC 2595 section 3.1",
+                        message="PREAUTH on a clear-text connection",
+                        line=f"* PREAUTH {greeting.text}".encode(),
+                    )
+                )
+        if not self.capabilities:
+            await self.capability()
+        if self.url.security is Security.STARTTLS:
+            await self.starttls()
+
+    async def capability(self) -> frozenset[str]:
+        """Ask CAPABILITY (RFC 3501 section 6.1.1)."""
+        async with self.step("CAPABILITY"):
+            await self._command("CAPABILITY")
+        return self.capabilities
+
+    async def starttls(self) -> None:
+        """STARTTLS (RFC 3501 section 6.2.1), then forget and re-ask the capabilities."""
+        async with self.step("STARTTLS"):
+            self.capabilities_before_tls = self.capabilities
+            if "STARTTLS" not in self.capabilities:
+                self.fail(
+                    errors.SecurityViolation,
+                    "the server does not offer STARTTLS; refusing to continue in clear text",
+                )
+            result = await self._command("STARTTLS", check=False)
+            if not result.ok:
+                self.fail(
+                    errors.SecurityViolation,
+                    f"STARTTLS refused ({result.status} {result.text}); "
+                    "refusing to continue in clear text",
+                )
+            for response in result.untagged:
+                self.record(
+                    Finding(
+                        id="imap.untagged-during-starttls",
+                        severity=Severity.ERROR,
+                        reference="RFC 2595 section 3.1",
+                        message=f"untagged {response.name} before the STARTTLS reply: ignored",
+                    )
+                )
+            injected = self.engine.take_unread()
+            if injected:
+                self.transcript.event("octets after the STARTTLS reply: refusing TLS upgrade")
+                self.fail(
+                    errors.SecurityViolation,
+                    f"response injection: {len(injected)} octets after the STARTTLS OK",
+                )
+            await self.upgrade_tls()
+            self.engine.reset_after_tls()
+        await self.capability()
+
+    # -- authentication ------------------------------------------------------------------
+
+    async def login(self, credentials: Credentials, *, mechanism: str | None = None) -> None:
+        """Authenticate with the strongest acceptable SASL mechanism, or LOGIN."""
+        async with self.step("login"):
+            if not self.credentials_may_be_sent:
+                self.fail(
+                    errors.SecurityViolation,
+                    "refusing to send credentials over a clear-text connection",
+                )
+            for secret in credentials.secrets:
+                self.add_secret(secret)
+            self._capabilities_before_login = self.capabilities
+            tls = True  # credentials_may_be_sent already holds
+            chosen: ClientMechanism | None = None
+            try:
+                chosen = choose_mechanism(
+                    self.auth_mechanisms, credentials, forced=mechanism, tls=tls
+                )
+            except SaslError as exc:
+                if credentials.password is None or (mechanism not in (None, "LOGIN")):
+                    self.fail(errors.AuthenticationFailed, str(exc))
+            if chosen is not None:
+                await self._authenticate(chosen)
+            else:
+                await self._login_command(credentials)
+        await self._after_login()
+
+    async def _login_command(self, credentials: Credentials) -> None:
+        if "LOGINDISABLED" in self.capabilities:
+            self.fail(
+                errors.AuthenticationFailed,
+                "the server says LOGINDISABLED and offers no usable SASL mechanism",
+            )
+        assert credentials.password is not None
+        result = await self._command(
+            "LOGIN",
+            credentials.user,
+            credentials.password,
+            shown=b"LOGIN " + credentials.user.encode() + b" <redacted>",
+            check=False,
+        )
+        if not result.ok:
+            self.fail(errors.AuthenticationFailed, f"LOGIN rejected: {result.status} {result.text}")
+
+    async def _authenticate(self, mechanism: ClientMechanism) -> None:
+        initial = mechanism.initial_response()
+        arguments: list[Argument] = [Atom(mechanism.name)]
+        sent_initial = initial is not None and "SASL-IR" in self.capabilities
+        if sent_initial and initial is not None:
+            arguments.append(Atom(base64.b64encode(initial).decode() or "="))
+        answered_empty = False
+
+        async def respond(continuation: Continuation) -> bytes:
+            nonlocal answered_empty
+            try:
+                challenge = base64.b64decode(continuation.text, validate=True)
+            except binascii.Error:
+                self.transcript.event("malformed SASL challenge: cancelling")
+                return b"*\r\n"
+            try:
+                if challenge == b"" and initial is not None and not sent_initial:
+                    response = initial if not answered_empty else b""
+                    answered_empty = True
+                else:
+                    response = mechanism.respond(challenge)
+            except SaslError as exc:
+                self.transcript.event(f"SASL error: {exc}; cancelling")
+                return b"*\r\n"
+            return base64.b64encode(response) + b"\r\n"
+
+        tag, data = self.engine.send("AUTHENTICATE", *arguments)
+        shown = f"{tag} AUTHENTICATE {mechanism.name}".encode()
+        self.stream.write(data, shown=shown + (b" <redacted>" if sent_initial else b""))
+        result = await self._complete(tag, "AUTHENTICATE", on_continuation=respond, check=False)
+        if not result.ok:
+            detail = f" ({mechanism.error_detail})" if mechanism.error_detail else ""
+            self.fail(
+                errors.AuthenticationFailed,
+                f"AUTHENTICATE {mechanism.name} rejected: {result.status} {result.text}{detail}",
+            )
+        try:
+            mechanism.finish(None)
+        except SaslError as exc:
+            self.fail(errors.SecurityViolation, f"server not verified: {exc}")
+
+    async def _after_login(self) -> None:
+        before = self._capabilities_before_login
+        if not self.capabilities or self.capabilities == before:
+            await self.capability()
+        if before is not None and self.capabilities != before:
+            self.record(
+                Finding(
+                    id="imap.capability-change-after-login",
+                    severity=Severity.INFO,
+                    reference="RFC 3501 section 6.2.3",
+                    message="capabilities changed after login",
+                )
+            )
+
+    async def logout(self) -> None:
+        """LOGOUT (RFC 3501 section 6.1.3) and close."""
+        try:
+            if self._stream is not None and self.engine.state is not State.LOGOUT:
+                async with self.step("LOGOUT"):
+                    await self._command("LOGOUT", check=False)
+        finally:
+            await self.close()
+
+    # -- mailboxes -----------------------------------------------------------------------
+
+    def _mailbox_argument(self, name: str) -> Argument:
+        return utf7.encode(name).decode("ascii")
+
+    def _mailbox_name(self, value: Value) -> str:
+        raw = value.encode() if isinstance(value, str) else (value or b"")
+        if not isinstance(raw, bytes):
+            return str(value)
+        try:
+            return utf7.decode(raw)
+        except utf7.UTF7Error:
+            return raw.decode("utf-8", "replace")
+
+    async def list_mailboxes(self, reference: str = "", pattern: str = "*") -> list[MailboxInfo]:
+        """LIST (RFC 3501 section 6.3.8)."""
+        async with self.step("LIST"):
+            result = await self._command("LIST", reference, pattern)
+        boxes = []
+        for response in result.untagged:
+            if response.name != "LIST" or len(response.values) < 3:
+                continue
+            attributes, delimiter, name = response.values[:3]
+            boxes.append(
+                MailboxInfo(
+                    name=self._mailbox_name(name),
+                    delimiter=as_text(delimiter),
+                    attributes=frozenset(str(a) for a in as_list(attributes)),
+                )
+            )
+        return boxes
+
+    async def select(self, mailbox: str, *, readonly: bool = False) -> MailboxState:
+        """SELECT or EXAMINE (RFC 3501 sections 6.3.1, 6.3.2)."""
+        command = "EXAMINE" if readonly else "SELECT"
+        async with self.step(command):
+            self.mailbox = state = MailboxState(name=mailbox, read_only=readonly)
+            result = await self._command(command, self._mailbox_argument(mailbox))
+            for response in result.untagged:
+                code = response.code
+                if response.name == "FLAGS" and response.values:
+                    state.flags = tuple(str(f) for f in as_list(response.values[0]))
+                if code is None or not code.values:
+                    continue
+                if code.name == "UIDVALIDITY":
+                    state.uidvalidity = as_int(code.values[0])
+                elif code.name == "UIDNEXT":
+                    state.uidnext = as_int(code.values[0])
+                elif code.name == "UNSEEN":
+                    state.unseen = as_int(code.values[0])
+                elif code.name == "HIGHESTMODSEQ":
+                    state.highest_modseq = as_int(code.values[0])
+                elif code.name == "PERMANENTFLAGS":
+                    state.permanent_flags = tuple(str(f) for f in as_list(code.values[0]))
+            state.read_only = result.code == "READ-ONLY" or readonly
+        return state
+
+    async def status(self, mailbox: str, items: Sequence[str]) -> dict[str, int]:
+        """STATUS (RFC 3501 section 6.3.10)."""
+        async with self.step("STATUS"):
+            result = await self._command(
+                "STATUS", self._mailbox_argument(mailbox), [Atom(i) for i in items]
+            )
+        found: dict[str, int] = {}
+        for response in result.untagged:
+            if response.name == "STATUS" and len(response.values) >= 2:
+                pairs = as_list(response.values[1])
+                for index in range(0, len(pairs) - 1, 2):
+                    found[str(pairs[index]).upper()] = as_int(pairs[index + 1])
+        return found
+
+    async def create(self, mailbox: str) -> None:
+        """CREATE (RFC 3501 section 6.3.3)."""
+        async with self.step("CREATE"):
+            await self._command("CREATE", self._mailbox_argument(mailbox))
+
+    async def delete(self, mailbox: str) -> None:
+        """DELETE (RFC 3501 section 6.3.4)."""
+        async with self.step("DELETE"):
+            await self._command("DELETE", self._mailbox_argument(mailbox))
+
+    async def rename(self, old: str, new: str) -> None:
+        """RENAME (RFC 3501 section 6.3.5)."""
+        async with self.step("RENAME"):
+            await self._command("RENAME", self._mailbox_argument(old), self._mailbox_argument(new))
+
+    async def subscribe(self, mailbox: str, *, subscribed: bool = True) -> None:
+        """SUBSCRIBE / UNSUBSCRIBE (RFC 3501 sections 6.3.6, 6.3.7)."""
+        command = "SUBSCRIBE" if subscribed else "UNSUBSCRIBE"
+        async with self.step(command):
+            await self._command(command, self._mailbox_argument(mailbox))
+
+    # -- messages ------------------------------------------------------------------------
+
+    @staticmethod
+    def _set(uids: Sequence[int] | str) -> Atom:
+        return Atom(uids if isinstance(uids, str) else sequence_set(uids))
+
+    async def search(self, *criteria: str, uid: bool = True) -> list[int]:
+        """SEARCH (RFC 3501 section 6.4.4); UIDs by default."""
+        arguments: list[Argument] = [
+            Atom(c) if c and c.isascii() and " " not in c and '"' not in c else c
+            for c in (criteria or ("ALL",))
+        ]
+        async with self.step("SEARCH"):
+            if uid:
+                result = await self._command("UID", Atom("SEARCH"), *arguments)
+            else:
+                result = await self._command("SEARCH", *arguments)
+        found: list[int] = []
+        for response in result.untagged:
+            if response.name == "SEARCH":
+                found.extend(as_int(v) for v in response.values if v is not None)
+        return found
+
+    async def fetch(self, uids: Sequence[int] | str, items: Sequence[str]) -> dict[int, FetchData]:
+        """UID FETCH (RFC 3501 section 6.4.5); results keyed by UID."""
+        wanted = [Atom(item) for item in items]
+        async with self.step("FETCH"):
+            result = await self._command("UID", Atom("FETCH"), self._set(uids), wanted)
+            fetched: dict[int, FetchData] = {}
+            findings: list[Finding] = []
+            for response in result.untagged:
+                if response.name != "FETCH" or response.number is None:
+                    continue
+                data = parse_fetch(response.number, response.values, findings)
+                fetched[data.uid if data.uid is not None else data.number] = data
+            for finding in findings:
+                self.record(finding)
+        return fetched
+
+    async def fetch_message(self, uid: int) -> bytes:
+        """The exact octets of one message (``BODY.PEEK[]``)."""
+        fetched = await self.fetch([uid], ["BODY.PEEK[]"])
+        if uid not in fetched:
+            self.fail(errors.CommandFailed, f"no message with UID {uid}")
+        try:
+            return fetched[uid].body()
+        except KeyError:
+            self.fail(errors.ProtocolViolation, f"FETCH of UID {uid} returned no body")
+
+    async def append(
+        self,
+        mailbox: str,
+        data: bytes,
+        *,
+        flags: Sequence[str] = (),
+        internal_date: datetime | None = None,
+    ) -> int | None:
+        """APPEND (RFC 3501 section 6.3.11); the new UID when the server says (UIDPLUS)."""
+        arguments: list[Argument] = [self._mailbox_argument(mailbox)]
+        if flags:
+            arguments.append([Atom(flag) for flag in flags])
+        if internal_date is not None:
+            arguments.append(internal_date.strftime("%d-%b-%Y %H:%M:%S %z"))
+        arguments.append(Literal(data))
+        async with self.step("APPEND"):
+            result = await self._command("APPEND", *arguments)
+        if result.code == "APPENDUID" and len(result.code_values) >= 2:
+            return as_int(result.code_values[1])
+        return None
+
+    async def store(
+        self, uids: Sequence[int] | str, flags: Sequence[str], *, mode: str = "+"
+    ) -> None:
+        """UID STORE (RFC 3501 section 6.4.6): ``mode`` is ``+``, ``-`` or ``""`` (replace)."""
+        if mode not in ("+", "-", ""):
+            raise ValueError(f"bad STORE mode {mode!r}")
+        async with self.step("STORE"):
+            await self._command(
+                "UID",
+                Atom("STORE"),
+                self._set(uids),
+                Atom(f"{mode}FLAGS.SILENT"),
+                [Atom(flag) for flag in flags],
+            )
+
+    async def copy(self, uids: Sequence[int] | str, mailbox: str) -> None:
+        """UID COPY (RFC 3501 section 6.4.7)."""
+        async with self.step("COPY"):
+            await self._command(
+                "UID", Atom("COPY"), self._set(uids), self._mailbox_argument(mailbox)
+            )
+
+    async def expunge(self) -> list[int]:
+        """EXPUNGE (RFC 3501 section 6.4.3); the sequence numbers the server expunged."""
+        async with self.step("EXPUNGE"):
+            result = await self._command("EXPUNGE")
+        return [r.number for r in result.untagged if r.name == "EXPUNGE" and r.number is not None]
+
+    async def close_mailbox(self) -> None:
+        """CLOSE (RFC 3501 section 6.4.2)."""
+        async with self.step("CLOSE"):
+            await self._command("CLOSE")
+        self.mailbox = None
+
+    async def noop(self) -> list[Untagged]:
+        """NOOP (RFC 3501 section 6.1.2): the untagged updates it brought."""
+        async with self.step("NOOP"):
+            return (await self._command("NOOP")).untagged
+
+    async def idle(self, seconds: float) -> list[Untagged]:
+        """IDLE (RFC 2177) for ``seconds``, then DONE; the updates received meanwhile."""
+        if "IDLE" not in self.capabilities:
+            self.fail(errors.CommandFailed, "the server does not offer IDLE")
+        async with self.step("IDLE"):
+            tag, data = self.engine.send("IDLE")
+            self.stream.write(data)
+            event = await self._next()
+            if not isinstance(event, Continuation):
+                self.fail(errors.ProtocolViolation, "IDLE was not answered with a continuation")
+            updates: list[Untagged] = []
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + seconds
+            while (remaining := deadline - loop.time()) > 0:
+                try:
+                    event = await asyncio.wait_for(self._next(), remaining)
+                except TimeoutError:
+                    break
+                if isinstance(event, Untagged):
+                    self._observe(event)
+                    updates.append(event)
+            self.stream.write(self.engine.send_line(b"DONE"))
+            result = await self._complete(tag, "IDLE")
+            return updates + result.untagged
+
+    async def raw(self, command: str) -> Result:
+        """Send one raw command line (no tag) for conformance probing; NO/BAD do not raise."""
+        async with self.step(f"raw {command.split(' ', 1)[0]}"):
+            tag, data = self.engine.send_raw(command.encode("utf-8"))
+            self.stream.write(data)
+            return await self._complete(tag, command, check=False)
