@@ -8,8 +8,9 @@ reports, so:
 * secrets never appear: a caller sending credentials passes the redacted
   rendering (``shown``), and every registered secret (and its base64 forms)
   is replaced by ``<redacted>`` in every line as a second line of defence;
-* memory is bounded: each line is cut at ``max_line`` octets, and beyond
-  ``max_entries`` lines only the head and the most recent tail are kept;
+* memory is bounded: each line is cut at ``max_line`` octets, beyond
+  ``max_entries`` lines only the head and the most recent tail are kept, and
+  a chunk of many lines (a message body) shows only its first and last lines;
 * bytes stay bytes until rendered; rendering escapes what is not printable.
 """
 
@@ -22,6 +23,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 REDACTED = b"<redacted>"
+
+#: A received or sent chunk with more lines than this is shown by its head and tail only.
+_BULK_LINES = 64
+_BULK_HEAD = 24
+_BULK_TAIL = 8
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,28 @@ class Transcript:
                 pending.clear()
 
     def _feed(self, direction: str, data: bytes) -> None:
+        lines = data.count(b"\n")
+        if lines <= _BULK_LINES:
+            self._feed_lines(direction, data)
+            return
+        # A bulk chunk (a message body, a flood): keep its head and tail only, so
+        # that recording stays cheap and bounded whatever the server sends.
+        head_end = -1
+        for _ in range(_BULK_HEAD):
+            head_end = data.find(b"\n", head_end + 1)
+        tail_start = len(data)
+        for _ in range(_BULK_TAIL + 1):
+            tail_start = data.rfind(b"\n", 0, tail_start)
+        self._feed_lines(direction, data[: head_end + 1])
+        omitted = data[head_end + 1 : tail_start + 1]
+        self._add(
+            "*",
+            b"... %d lines (%d octets) from %s not shown ..."
+            % (omitted.count(b"\n"), len(omitted), b"server" if direction == "S" else b"client"),
+        )
+        self._feed_lines(direction, data[tail_start + 1 :])
+
+    def _feed_lines(self, direction: str, data: bytes) -> None:
         pending = self._partial[direction]
         start = 0
         while True:

@@ -16,9 +16,11 @@ translation, so that each protocol module is only about its protocol:
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import NoReturn
 
 from refclient import errors
@@ -29,6 +31,16 @@ from refclient.tls import client_context
 from refclient.transcript import Transcript
 from refclient.transport.stream import InjectedBytes, Stream, TLSInfo
 from refclient.urls import Security, ServerURL
+
+
+@functools.lru_cache(maxsize=32)
+def _shared_context(ca_file: Path | None, verify: bool, alpn: tuple[str, ...]) -> ssl.SSLContext:
+    """Contexts are reused: loading the system trust store costs tens of milliseconds.
+
+    A context is never changed after it is built, so sharing it between
+    sessions (and threads) is safe.
+    """
+    return client_context(ca_file=ca_file, verify=verify, alpn=alpn)
 
 
 class Session:
@@ -59,7 +71,7 @@ class Session:
     def ssl_context(self) -> ssl.SSLContext:
         """The client context of this session (the one TLS policy, :mod:`refclient.tls`)."""
         alpn = (self.url.protocol,) if self.options.alpn and self.url.protocol != "smtp" else ()
-        return client_context(ca_file=self.options.ca_file, verify=self.options.verify, alpn=alpn)
+        return _shared_context(self.options.ca_file, self.options.verify, alpn)
 
     # -- errors -----------------------------------------------------------------------
 

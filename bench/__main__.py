@@ -1,0 +1,40 @@
+"""``python -m bench [NAME...] [--tiny] [--rounds N] [--json FILE]``: run the benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench import imap_fetch
+from bench.harness import Result, machine, write_json
+
+#: name -> (function taking count and rounds, full-size count)
+BENCHMARKS: dict[str, tuple[Callable[..., list[Result]], int]] = {
+    "imap-fetch": (imap_fetch.run, 2000),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], metavar="NAME")
+    parser.add_argument("--tiny", action="store_true", help="smoke run: tiny sizes, one round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per peer (default 5)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    results: list[Result] = []
+    print(f"machine: {machine()}")
+    for name in args.names or list(BENCHMARKS):
+        function, full = BENCHMARKS[name]
+        count, rounds = (10, 1) if args.tiny else (full, args.rounds)
+        for result in function(count=count, rounds=rounds):
+            print(result.render(), flush=True)
+            results.append(result)
+    if args.json is not None:
+        write_json(results, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""IMAP fetch throughput: N messages of 20 KB, BODY.PEEK[] in batches of 100.
+
+Peers, measured in the same run and interleaved:
+
+* ``imaplib @ fake``: the standard library client against our fake server;
+* ``refclient @ fake``: the reference client against our fake server;
+* with Dovecot installed (the interop environment), the same two against a
+  private Dovecot loaded with the same messages, which gives the fake
+  server's ratio to Dovecot.
+
+The baseline is ``imaplib @ fake``; the interesting ratios are the reference
+client over imaplib (same server), and the fake server over Dovecot (same
+client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import random
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.harness import Result, interleave
+from fakeservers.controller import FakeMailServers
+from refclient.credentials import Credentials
+from refclient.session.imap import IMAPSession
+from refclient.session.options import ClientOptions
+from refclient.urls import ServerURL
+
+USER, PASSWORD = "alice@example.test", "alice-pass"
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where a peer fetches from."""
+
+    name: str
+    host: str
+    port: int
+    ca_file: Path
+
+    def context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+
+def make_messages(count: int, *, size: int = 20 * 1024) -> list[bytes]:
+    """``count`` distinct plain-text messages of about ``size`` octets (CRLF lines)."""
+    rng = random.Random(count)
+    messages = []
+    for number in range(count):
+        line = b"".join(rng.choice([b"lorem ", b"ipsum ", b"dolor ", b"sit "]) for _ in range(12))
+        body = (line.rstrip() + b"\r\n") * (size // (len(line) + 1))
+        header = (
+            f"From: bench@example.test\r\nTo: {USER}\r\n"
+            f"Subject: message {number}\r\nMessage-ID: <{number}@bench.example.test>\r\n\r\n"
+        ).encode()
+        messages.append(header + body)
+    return messages
+
+
+def _batches(count: int) -> Iterator[str]:
+    for start in range(1, count + 1, BATCH):
+        yield f"{start}:{min(start + BATCH - 1, count)}"
+
+
+def fetch_with_imaplib(server: Server, count: int) -> int:
+    """Fetch every body with imaplib (no parsing beyond imaplib's own); returns octets."""
+    total = 0
+    with imaplib.IMAP4_SSL(server.host, server.port, ssl_context=server.context()) as imap:
+        imap.login(USER, PASSWORD)
+        imap.select("INBOX", readonly=True)
+        for batch in _batches(count):
+            _status, data = imap.uid("FETCH", batch, "(BODY.PEEK[])")
+            total += sum(len(item[1]) for item in data if isinstance(item, tuple))
+    return total
+
+
+def fetch_with_refclient(server: Server, count: int) -> int:
+    """Fetch every body with the reference client; returns octets."""
+
+    async def run() -> int:
+        url = ServerURL.parse(f"imaps://{server.host}:{server.port}")
+        options = ClientOptions(ca_file=server.ca_file)
+        total = 0
+        async with IMAPSession(url, options=options) as session:
+            await session.login(Credentials(user=USER, password=PASSWORD))
+            await session.select("INBOX", readonly=True)
+            for batch in _batches(count):
+                fetched = await session.fetch(batch, ["BODY.PEEK[]"])
+                total += sum(len(item.body()) for item in fetched.values())
+        return total
+
+    return asyncio.run(run())
+
+
+@contextmanager
+def fake_server(messages: list[bytes]) -> Iterator[Server]:
+    """Our fake IMAP server loaded with ``messages``."""
+    with FakeMailServers(ports={"imaps": 0}) as servers:
+        for data in messages:
+            servers.store.append(USER, "INBOX", data)
+        yield Server("fake", servers.host, servers.endpoints["imaps"].port, servers.ca_file)
+
+
+@contextmanager
+def dovecot_server(messages: list[bytes]) -> Iterator[Server | None]:
+    """A private Dovecot loaded with ``messages``, or None where it is not installed."""
+    try:
+        from tests.interop.environment import running_servers, server_pki  # noqa: PLC0415
+        from tests.interop.system import missing_requirement, server_directory  # noqa: PLC0415
+    except ImportError:
+        yield None
+        return
+    if missing_requirement() is not None:
+        yield None
+        return
+    with server_directory() as root, running_servers(root, pki=server_pki()) as servers:
+        server = Server("dovecot", servers.host, servers.port("imaps"), servers.ca_file)
+        with imaplib.IMAP4_SSL(server.host, server.port, ssl_context=server.context()) as imap:
+            imap.login(USER, PASSWORD)
+            for data in messages:
+                imap.append("INBOX", None, None, data)
+        yield server
+
+
+def run(*, count: int, rounds: int) -> list[Result]:
+    """Measure every available peer; the first result compares clients and servers."""
+    messages = make_messages(count)
+    with ExitStack() as stack:
+        servers = [stack.enter_context(fake_server(messages))]
+        dovecot = stack.enter_context(dovecot_server(messages))
+        notes = []
+        if dovecot is None:
+            notes.append("Dovecot not installed: no server comparison")
+        else:
+            servers.append(dovecot)
+        peers: dict[str, Callable[[], object]] = {}
+        for server in servers:
+            peers[f"imaplib @ {server.name}"] = lambda s=server: fetch_with_imaplib(s, count)
+            peers[f"refclient @ {server.name}"] = lambda s=server: fetch_with_refclient(s, count)
+        result = interleave(
+            f"IMAP fetch of {count} x 20 KB bodies (BODY.PEEK[], batches of {BATCH})",
+            peers,
+            baseline="imaplib @ fake",
+            rounds=rounds,
+        )
+        result.notes.extend(notes)
+    return [result]
