@@ -238,8 +238,8 @@ log "project installed from the working tree in $(elapsed "$started")"
 
 # --- The test suite ----------------------------------------------------------
 # Tests marked `wine` fail only under Wine, not on Windows (each names the Wine
-# limitation): they are deselected here, and pytest's summary counts them. A
-# -m among the script's arguments replaces this selection.
+# limitation): they are deselected here and named after the run. A -m among
+# the script's arguments replaces this selection.
 logs=$cache/logs
 mkdir -p "$logs"
 rm -f "$logs/junit.xml"
@@ -278,7 +278,7 @@ ran = count["tests"] - count["skipped"]
 print(
     f"windows-wine: {ran} tests ran under Windows CPython"
     f" ({count['failures']} failed, {count['errors']} errors),"
-    f" {count['skipped']} skipped, {count['tests']} collected",
+    f" {count['skipped']} skipped, {count['tests']} selected",
     file=sys.stderr,
 )
 EOF_COUNT
@@ -288,6 +288,6 @@ fi
 if marked=$(timeout 300 python3 -m pytest -q --collect-only -n 0 -m wine 2>/dev/null); then
   marked=$(grep '::' <<<"$marked" || true)
   log "deselected as failing only under Wine (marker 'wine'): $(grep -c '::' <<<"$marked" || true)"
-  [ -z "$marked" ] || sed 's/^/  /' <<<"$marked" >&2
+  [ -z "$marked" ] || while IFS= read -r line; do printf '  %s\n' "$line"; done <<<"$marked" >&2
 fi
 exit "$status"
