@@ -10,6 +10,7 @@ and removes ``servers.json`` so that no one reads the ports of a dead server.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from fakeservers.config import ServerConfig
+from fakeservers.config import Limits, ServerConfig
 from fakeservers.controller import DEFAULT_ACCOUNTS, ENDPOINTS, AccountSpec, FakeMailServers
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -54,6 +55,15 @@ def register(subparsers: Any) -> None:
         help="create this account (repeatable; default alice@example.test and bob@example.test)",
     )
     parser.add_argument(
+        "--limit",
+        action="append",
+        type=_limit,
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a server limit, e.g. max_line=8192 or idle_timeout=30 "
+        "(repeatable; docs/limits.md lists them)",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
         help="write servers.json and ca.pem here (default: a temporary directory)",
@@ -78,6 +88,22 @@ def _account(text: str) -> AccountSpec:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _limit(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    fields = {f.name: f.type for f in dataclasses.fields(Limits)}
+    if not sep or name not in fields:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with NAME one of {', '.join(sorted(fields))}, got {text!r}"
+        )
+    try:
+        number = float(value) if "float" in str(fields[name]) else int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name} needs a number, got {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{name} must be positive, got {value!r}")
+    return name, number
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the servers until a stop signal; returns the exit code."""
     if args.profile not in KNOWN_PROFILES:
@@ -91,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         ports={spec.name: getattr(args, f"{spec.name}_port") for spec in ENDPOINTS},
         accounts=tuple(args.account or DEFAULT_ACCOUNTS),
-        config=ServerConfig(profile=args.profile),
+        config=ServerConfig(profile=args.profile, limits=Limits(**dict(args.limit))),
         state_dir=args.state_dir,
     )
     try:

@@ -109,3 +109,34 @@ def test_serve_reports_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "cannot start" in capsys.readouterr().err
     assert not (tmp_path / "servers.json").exists()
     assert os.listdir(tmp_path) in (["ca.pem"], [])
+
+
+def test_serve_applies_a_limit_override(tmp_path: Path) -> None:
+    process = _start(tmp_path, "--limit", "max_line=64")
+    state = _wait_for_state(process, tmp_path / "servers.json")
+    try:
+        port = state["endpoints"]["imap"]["port"]
+        with socket.create_connection((state["host"], port), timeout=10) as raw:
+            stream = raw.makefile("rwb")
+            assert stream.readline().startswith(b"* OK")
+            stream.write(b"a1 NOOP\r\n")
+            stream.flush()
+            assert stream.readline().startswith(b"a1 OK")
+            stream.write(b"a2 NOOP " + b"x" * 100 + b"\r\n")
+            stream.flush()
+            assert b"BAD" in stream.readline()
+    finally:
+        _stop(process)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [("bogus=1", "NAME one of"), ("max_line=-5", "must be positive"), ("max_line=x", "number")],
+)
+def test_serve_rejects_bad_limits(
+    option: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--limit", option])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
