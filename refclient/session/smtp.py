@@ -1,0 +1,310 @@
+"""The reference client's asyncio SMTP submission session, on the sans-IO engine.
+
+``async with SMTPSession(url, options=...) as smtp`` reads the greeting, says
+EHLO, runs STARTTLS when the URL requires it (then EHLO again: RFC 3207
+section 4.2 says everything learned before is void) and says QUIT on exit.
+
+The session refuses what would silently damage a message: 8-bit data to a
+server without 8BITMIME (RFC 6152), UTF-8 addresses without SMTPUTF8
+(RFC 6531), a message larger than the server's SIZE (RFC 1870). With
+PIPELINING (RFC 2920) MAIL, RCPT and DATA go out in one batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import getaddresses
+from types import TracebackType
+
+from refclient import errors
+from refclient.credentials import Credentials
+from refclient.message import as_bytes, needs_smtputf8
+from refclient.protocol.smtp import Answer, NeedData, Reply, SMTPEngine, parse_ehlo
+from refclient.sasl import SaslError, choose_mechanism
+from refclient.session.base import Session
+from refclient.session.options import ClientOptions
+from refclient.urls import Security, ServerURL
+
+
+@dataclass
+class SendResult:
+    """What happened to one message."""
+
+    accepted: list[str] = field(default_factory=list)
+    rejected: dict[str, Reply] = field(default_factory=dict)
+    reply: Reply | None = None  # the final reply to the message data
+
+
+class SMTPSession(Session):
+    """An SMTP submission client session."""
+
+    def __init__(
+        self,
+        url: ServerURL,
+        *,
+        options: ClientOptions | None = None,
+        helo_name: str = "mailcompat.localhost",
+    ) -> None:
+        super().__init__(url, options=options)
+        self.engine = SMTPEngine(max_line=self.options.limits.max_line)
+        self.helo_name = helo_name
+        self.greeting = ""
+        self.extensions: dict[str, str] = {}
+        self.extensions_before_tls: dict[str, str] | None = None
+
+    @property
+    def auth_mechanisms(self) -> tuple[str, ...]:
+        """SASL mechanisms in the EHLO AUTH line."""
+        return tuple(self.extensions.get("AUTH", "").upper().split())
+
+    # -- context manager ----------------------------------------------------------------
+
+    async def __aenter__(self) -> SMTPSession:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None and self._stream is not None:
+            await self.quit()
+        else:
+            await self.close()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _answer(self) -> Answer:
+        while True:
+            event = self.engine.next_event()
+            while self.engine.findings:
+                self.record(self.engine.findings.pop(0))
+            if not isinstance(event, NeedData):
+                return event
+            self.engine.receive_data(await self.read())
+
+    async def _command(self, line: str, *, shown: str | None = None) -> Reply:
+        data = self.engine.send(line)
+        self.stream.write(data, shown=None if shown is None else shown.encode() + b"\r\n")
+        return (await self._answer()).reply
+
+    # -- connection ----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Greeting, EHLO, and STARTTLS when the URL requires it."""
+        await self.open()
+        async with self.step("greeting"):
+            greeting = (await self._answer()).reply
+            self.greeting = greeting.text
+            if greeting.code != 220:
+                self.fail(errors.ConnectFailed, f"server refused the session: {greeting}")
+        await self.ehlo()
+        if self.url.security is Security.STARTTLS:
+            await self.starttls()
+
+    async def ehlo(self) -> dict[str, str]:
+        """EHLO (RFC 5321 section 4.1.1.1); HELO only on an explicitly insecure URL."""
+        async with self.step("EHLO"):
+            reply = await self._command(f"EHLO {self.helo_name}")
+            if reply.code == 250:
+                self.extensions = parse_ehlo(reply)
+            elif self.url.security is Security.INSECURE:
+                reply = await self._command(f"HELO {self.helo_name}")
+                if reply.code != 250:
+                    self.fail(errors.CommandFailed, f"HELO refused: {reply}")
+                self.extensions = {}
+            else:
+                self.fail(errors.CommandFailed, f"EHLO refused: {reply}")
+        return self.extensions
+
+    async def starttls(self) -> None:
+        """STARTTLS (RFC 3207), then EHLO again."""
+        async with self.step("STARTTLS"):
+            self.extensions_before_tls = dict(self.extensions)
+            if "STARTTLS" not in self.extensions:
+                self.fail(
+                    errors.SecurityViolation,
+                    "the server does not offer STARTTLS; refusing to continue in clear text",
+                )
+            reply = await self._command("STARTTLS")
+            if reply.code != 220:
+                self.fail(
+                    errors.SecurityViolation,
+                    f"STARTTLS refused ({reply}); refusing to continue in clear text",
+                )
+            injected = self.engine.take_unread()
+            if injected:
+                self.transcript.event("octets after the STARTTLS reply: refusing TLS upgrade")
+                self.fail(
+                    errors.SecurityViolation,
+                    f"response injection: {len(injected)} octets after the 220 to STARTTLS",
+                )
+            await self.upgrade_tls()
+            self.extensions = {}
+        await self.ehlo()
+
+    # -- authentication ------------------------------------------------------------------
+
+    async def login(self, credentials: Credentials, *, mechanism: str | None = None) -> None:
+        """AUTH (RFC 4954) with the strongest acceptable mechanism."""
+        async with self.step("AUTH"):
+            if not self.credentials_may_be_sent:
+                self.fail(
+                    errors.SecurityViolation,
+                    "refusing to send credentials over a clear-text connection",
+                )
+            for secret in credentials.secrets:
+                self.add_secret(secret)
+            if not self.auth_mechanisms:
+                self.fail(errors.AuthenticationFailed, "the server offers no AUTH mechanism")
+            try:
+                chosen = choose_mechanism(
+                    self.auth_mechanisms, credentials, forced=mechanism, tls=True
+                )
+            except SaslError as exc:
+                self.fail(errors.AuthenticationFailed, str(exc))
+            initial = chosen.initial_response()
+            line = f"AUTH {chosen.name}"
+            shown = line
+            if initial is not None:
+                line += " " + (base64.b64encode(initial).decode() or "=")
+                shown += " <redacted>"
+            reply = await self._command(line, shown=shown)
+            while reply.code == 334:
+                try:
+                    challenge = base64.b64decode(reply.lines[0].strip(), validate=True)
+                    response = base64.b64encode(chosen.respond(challenge))
+                except (binascii.Error, SaslError) as exc:
+                    self.transcript.event(f"SASL exchange aborted: {exc}")
+                    response = b"*"
+                self.stream.write(self.engine.send_auth_response(response), shown=b"<redacted>")
+                reply = (await self._answer()).reply
+            if reply.code != 235:
+                detail = f" ({chosen.error_detail})" if chosen.error_detail else ""
+                self.fail(
+                    errors.AuthenticationFailed, f"AUTH {chosen.name} rejected: {reply}{detail}"
+                )
+            try:
+                chosen.finish(None)
+            except SaslError as exc:
+                self.fail(errors.SecurityViolation, f"server not verified: {exc}")
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _mail_parameters(self, data: bytes, addresses: Sequence[str]) -> str:
+        parameters = []
+        if "SIZE" in self.extensions:
+            limit = self.extensions["SIZE"].strip()
+            if limit.isdigit() and int(limit) and len(data) > int(limit):
+                self.fail(
+                    errors.CommandFailed,
+                    f"message of {len(data)} octets exceeds the server's SIZE {limit} (RFC 1870)",
+                )
+            parameters.append(f"SIZE={len(data)}")
+        if not data.isascii():
+            if "8BITMIME" not in self.extensions:
+                self.fail(
+                    errors.CommandFailed,
+                    "the message has 8-bit data but the server does not offer 8BITMIME "
+                    "(RFC 6152); refusing to send it damaged",
+                )
+            parameters.append("BODY=8BITMIME")
+        if needs_smtputf8(*addresses):
+            if "SMTPUTF8" not in self.extensions:
+                self.fail(
+                    errors.CommandFailed,
+                    "a UTF-8 address needs SMTPUTF8, which the server does not offer (RFC 6531)",
+                )
+            parameters.append("SMTPUTF8")
+        return "".join(f" {p}" for p in parameters)
+
+    async def send(self, data: bytes, *, sender: str, recipients: Sequence[str]) -> SendResult:
+        """Submit ``data`` exactly as given (CRLF lines) to ``recipients``."""
+        if not recipients:
+            raise ValueError("no recipients")
+        async with self.step("MAIL"):
+            parameters = self._mail_parameters(data, [sender, *recipients])
+            commands = [f"MAIL FROM:<{sender}>{parameters}"]
+            commands += [f"RCPT TO:<{rcpt}>" for rcpt in recipients]
+            commands.append("DATA")
+            if "PIPELINING" in self.extensions:
+                self.stream.write(b"".join(self.engine.send(c) for c in commands))
+                replies = [(await self._answer()).reply for _ in commands]
+            else:
+                replies = [await self._command(commands[0])]
+                if replies[0].code == 250:
+                    replies += [await self._command(c) for c in commands[1:-1]]
+                    if any(r.code in (250, 251) for r in replies[1:]):
+                        replies.append(await self._command("DATA"))
+            return await self._finish_send(data, recipients, replies)
+
+    async def _finish_send(
+        self, data: bytes, recipients: Sequence[str], replies: list[Reply]
+    ) -> SendResult:
+        result = SendResult()
+        mail = replies[0]
+        if mail.code != 250:
+            await self._reset_if_needed(replies, len(recipients) + 2)
+            self.fail(errors.CommandFailed, f"MAIL FROM refused: {mail}")
+        for rcpt, reply in zip(recipients, replies[1:], strict=False):
+            if reply.code in (250, 251):
+                result.accepted.append(rcpt)
+            else:
+                result.rejected[rcpt] = reply
+        data_reply = replies[len(recipients) + 1] if len(replies) > len(recipients) + 1 else None
+        if not result.accepted:
+            await self._reset_if_needed(replies, len(recipients) + 2)
+            reasons = "; ".join(f"{r}: {reply}" for r, reply in result.rejected.items())
+            self.fail(errors.CommandFailed, f"every recipient was refused: {reasons}")
+        if data_reply is None or data_reply.code != 354:
+            self.fail(errors.CommandFailed, f"DATA refused: {data_reply}")
+        async with self.step("DATA"):
+            self.stream.write(self.engine.send_data(data))
+            result.reply = (await self._answer()).reply
+            if result.reply.code != 250:
+                self.fail(errors.CommandFailed, f"message refused: {result.reply}")
+        return result
+
+    async def _reset_if_needed(self, replies: list[Reply], expected: int) -> None:
+        """After a failed transaction, RSET so the session can go on (RFC 5321 4.1.1.5)."""
+        if len(replies) == expected and replies[-1].code == 354:
+            # A pipelined DATA was accepted although the transaction failed: end it empty.
+            self.stream.write(self.engine.send_data(b""))
+            await self._answer()
+        await self._command("RSET")
+
+    async def send_message(
+        self,
+        message: EmailMessage,
+        *,
+        sender: str | None = None,
+        recipients: Sequence[str] | None = None,
+    ) -> SendResult:
+        """Send an :class:`EmailMessage`; envelope from its headers unless given (Bcc removed)."""
+        if sender is None:
+            sender = getaddresses([str(message.get("From", ""))])[0][1]
+        if recipients is None:
+            fields = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
+            recipients = [address for _name, address in getaddresses(fields) if address]
+        del message["Bcc"]
+        return await self.send(as_bytes(message), sender=sender, recipients=recipients)
+
+    async def raw(self, line: str) -> Reply:
+        """Send one raw command line for conformance probing; never raises on 4xx/5xx."""
+        async with self.step(f"raw {line.split(' ', 1)[0]}"):
+            return await self._command(line)
+
+    async def quit(self) -> None:
+        """QUIT (RFC 5321 section 4.1.1.10) and close."""
+        try:
+            if self._stream is not None:
+                async with self.step("QUIT"):
+                    await self._command("QUIT")
+        finally:
+            await self.close()
