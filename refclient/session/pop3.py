@@ -1,0 +1,300 @@
+"""The reference client's asyncio POP3 session, on the sans-IO engine.
+
+``async with POP3Session(url, options=...) as pop`` reads the greeting, asks
+CAPA, runs STLS when the URL requires it (then CAPA again, RFC 2595 section
+4), and says QUIT on exit: deletions happen only then (RFC 1939 section 6).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from types import TracebackType
+
+from refclient import errors
+from refclient.credentials import Credentials
+from refclient.protocol.pop3 import Challenge, NeedData, POP3Engine, Status
+from refclient.sasl import ClientMechanism, SaslError, choose_mechanism
+from refclient.session.base import Session
+from refclient.session.options import ClientOptions
+from refclient.urls import Security, ServerURL
+
+_APOP_TIMESTAMP = re.compile(r"<[^<>@\s]+@[^<>\s]+>")
+
+#: Commands whose positive reply carries a multi-line body (RFC 1939, RFC 2449).
+_MULTILINE = frozenset({"CAPA", "LIST", "UIDL", "TOP", "RETR"})
+
+
+class POP3Session(Session):
+    """A POP3 client session."""
+
+    def __init__(self, url: ServerURL, *, options: ClientOptions | None = None) -> None:
+        super().__init__(url, options=options)
+        limits = self.options.limits
+        self.engine = POP3Engine(max_line=limits.max_line, max_body=limits.max_literal)
+        self.greeting = ""
+        self.capabilities: dict[str, list[str]] = {}
+        self.capabilities_before_tls: dict[str, list[str]] | None = None
+
+    @property
+    def auth_mechanisms(self) -> tuple[str, ...]:
+        """SASL mechanisms in CAPA (RFC 5034 section 3)."""
+        return tuple(m.upper() for m in self.capabilities.get("SASL", []))
+
+    # -- context manager ----------------------------------------------------------------
+
+    async def __aenter__(self) -> POP3Session:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None and self._stream is not None:
+            await self.quit()
+        else:
+            await self.close()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _event(self) -> Status | Challenge:
+        while True:
+            event = self.engine.next_event()
+            while self.engine.findings:
+                self.record(self.engine.findings.pop(0))
+            if not isinstance(event, NeedData):
+                return event
+            self.engine.receive_data(await self.read())
+
+    async def _status(self) -> Status:
+        event = await self._event()
+        if isinstance(event, Challenge):
+            self.fail(errors.ProtocolViolation, "unexpected continuation")
+        return event
+
+    async def _command(self, line: str, *, shown: str | None = None, check: bool = True) -> Status:
+        verb = line.split(" ", 1)[0].upper()
+        multiline = verb in _MULTILINE and not (verb in ("LIST", "UIDL") and " " in line)
+        data = self.engine.send(line, multiline=multiline)
+        self.stream.write(data, shown=None if shown is None else shown.encode() + b"\r\n")
+        status = await self._status()
+        if check and not status.ok:
+            self.fail(errors.CommandFailed, f"{verb} failed: {status}")
+        return status
+
+    # -- connection ----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Greeting, CAPA, and STLS when the URL requires it."""
+        await self.open()
+        async with self.step("greeting"):
+            greeting = await self._status()
+            self.greeting = greeting.text
+            if not greeting.ok:
+                self.fail(errors.ConnectFailed, f"server refused the session: {greeting}")
+        await self.capa()
+        if self.url.security is Security.STARTTLS:
+            await self.stls()
+
+    async def capa(self) -> dict[str, list[str]]:
+        """CAPA (RFC 2449 section 5); an empty dict where the server has no CAPA."""
+        async with self.step("CAPA"):
+            status = await self._command("CAPA", check=False)
+        self.capabilities = {}
+        if status.ok and status.body is not None:
+            for line in status.body.decode("utf-8", "replace").splitlines():
+                name, *arguments = line.split()
+                self.capabilities[name.upper()] = arguments
+        return self.capabilities
+
+    async def stls(self) -> None:
+        """STLS (RFC 2595 section 4), then CAPA again."""
+        async with self.step("STLS"):
+            self.capabilities_before_tls = dict(self.capabilities)
+            if "STLS" not in self.capabilities:
+                self.fail(
+                    errors.SecurityViolation,
+                    "the server does not offer STLS; refusing to continue in clear text",
+                )
+            status = await self._command("STLS", check=False)
+            if not status.ok:
+                self.fail(
+                    errors.SecurityViolation,
+                    f"STLS refused ({status}); refusing to continue in clear text",
+                )
+            injected = self.engine.take_unread()
+            if injected:
+                self.transcript.event("octets after the STLS reply: refusing TLS upgrade")
+                self.fail(
+                    errors.SecurityViolation,
+                    f"response injection: {len(injected)} octets after the +OK to STLS",
+                )
+            await self.upgrade_tls()
+            self.capabilities = {}
+        await self.capa()
+
+    # -- authentication ------------------------------------------------------------------
+
+    async def login(self, credentials: Credentials, *, mechanism: str | None = None) -> None:
+        """AUTH with a SASL mechanism, else APOP, else USER/PASS (``USER``/``APOP`` force them)."""
+        async with self.step("login"):
+            if not self.credentials_may_be_sent:
+                self.fail(
+                    errors.SecurityViolation,
+                    "refusing to send credentials over a clear-text connection",
+                )
+            for secret in credentials.secrets:
+                self.add_secret(secret)
+            forced = mechanism.upper() if mechanism else None
+            if forced not in ("USER", "APOP") and self.auth_mechanisms:
+                try:
+                    chosen = choose_mechanism(
+                        self.auth_mechanisms, credentials, forced=forced, tls=True
+                    )
+                except SaslError as exc:
+                    if forced is not None or credentials.password is None:
+                        self.fail(errors.AuthenticationFailed, str(exc))
+                else:
+                    await self._auth(chosen)
+                    return
+            if credentials.password is None:
+                self.fail(errors.AuthenticationFailed, "no SASL mechanism for an OAuth2 token")
+            timestamp = _APOP_TIMESTAMP.search(self.greeting)
+            if forced == "APOP" or (
+                forced is None and timestamp and "USER" not in self.capabilities
+            ):
+                await self._apop(credentials, timestamp.group(0) if timestamp else None)
+            else:
+                await self._user_pass(credentials)
+
+    async def _auth(self, mechanism: ClientMechanism) -> None:
+        """AUTH (RFC 5034), with the initial response on the command line."""
+        initial = mechanism.initial_response()
+        line = shown = f"AUTH {mechanism.name}"
+        if initial is not None:
+            line += " " + (base64.b64encode(initial).decode() or "=")
+            shown += " <redacted>"
+        self.stream.write(self.engine.send(line), shown=shown.encode() + b"\r\n")
+        while True:
+            event = await self._event()
+            if isinstance(event, Challenge):
+                try:
+                    challenge = base64.b64decode(event.data, validate=True)
+                    response = base64.b64encode(mechanism.respond(challenge))
+                except (binascii.Error, SaslError) as exc:
+                    self.transcript.event(f"SASL exchange aborted: {exc}")
+                    response = b"*"
+                self.stream.write(self.engine.send_auth_response(response), shown=b"<redacted>")
+                continue
+            if not event.ok:
+                detail = f" ({mechanism.error_detail})" if mechanism.error_detail else ""
+                self.fail(
+                    errors.AuthenticationFailed, f"AUTH {mechanism.name} rejected: {event}{detail}"
+                )
+            try:
+                mechanism.finish(None)
+            except SaslError as exc:
+                self.fail(errors.SecurityViolation, f"server not verified: {exc}")
+            return
+
+    async def _user_pass(self, credentials: Credentials) -> None:
+        assert credentials.password is not None
+        await self._command(f"USER {credentials.user}", check=True)
+        status = await self._command(
+            f"PASS {credentials.password}", shown="PASS <redacted>", check=False
+        )
+        if not status.ok:
+            self.fail(errors.AuthenticationFailed, f"PASS rejected: {status}")
+
+    async def _apop(self, credentials: Credentials, timestamp: str | None) -> None:
+        if timestamp is None:
+            self.fail(errors.AuthenticationFailed, "APOP needs a timestamp in the greeting")
+        assert credentials.password is not None
+        digest = hashlib.md5((timestamp + credentials.password).encode()).hexdigest()
+        status = await self._command(
+            f"APOP {credentials.user} {digest}",
+            shown=f"APOP {credentials.user} <redacted>",
+            check=False,
+        )
+        if not status.ok:
+            self.fail(errors.AuthenticationFailed, f"APOP rejected: {status}")
+
+    # -- maildrop ------------------------------------------------------------------------
+
+    async def stat(self) -> tuple[int, int]:
+        """STAT: (message count, octets)."""
+        async with self.step("STAT"):
+            status = await self._command("STAT")
+        try:
+            count, size = status.text.split()[:2]
+            return int(count), int(size)
+        except ValueError:
+            self.fail(errors.ProtocolViolation, f"malformed STAT reply: {status}")
+
+    def _listing(self, status: Status) -> list[list[str]]:
+        return [
+            line.split() for line in (status.body or b"").decode("utf-8", "replace").splitlines()
+        ]
+
+    async def list(self) -> dict[int, int]:
+        """LIST: message number -> size."""
+        async with self.step("LIST"):
+            status = await self._command("LIST")
+            try:
+                return {int(n): int(size) for n, size, *_ in self._listing(status)}
+            except ValueError:
+                self.fail(errors.ProtocolViolation, "malformed LIST listing")
+
+    async def uidl(self) -> dict[int, str]:
+        """UIDL (RFC 1939 section 7): message number -> unique id."""
+        async with self.step("UIDL"):
+            status = await self._command("UIDL")
+            try:
+                return {int(n): uid for n, uid, *_ in self._listing(status)}
+            except ValueError:
+                self.fail(errors.ProtocolViolation, "malformed UIDL listing")
+
+    async def top(self, number: int, lines: int) -> bytes:
+        """TOP (RFC 1939 section 7): the header and the first ``lines`` body lines."""
+        async with self.step("TOP"):
+            return (await self._command(f"TOP {number} {lines}")).body or b""
+
+    async def retr(self, number: int) -> bytes:
+        """RETR: the message's exact octets (dot-unstuffed, CRLF line ends)."""
+        async with self.step("RETR"):
+            return (await self._command(f"RETR {number}")).body or b""
+
+    async def dele(self, number: int) -> None:
+        """DELE: marked now, deleted at QUIT (RFC 1939 section 6)."""
+        async with self.step("DELE"):
+            await self._command(f"DELE {number}")
+
+    async def rset(self) -> None:
+        """RSET: unmark every deletion."""
+        async with self.step("RSET"):
+            await self._command("RSET")
+
+    async def noop(self) -> None:
+        async with self.step("NOOP"):
+            await self._command("NOOP")
+
+    async def raw(self, line: str) -> Status:
+        """One raw command line for conformance probing; never raises on -ERR."""
+        async with self.step(f"raw {line.split(' ', 1)[0]}"):
+            return await self._command(line, check=False)
+
+    async def quit(self) -> None:
+        """QUIT: enter the UPDATE state (deletions happen) and close."""
+        try:
+            if self._stream is not None:
+                async with self.step("QUIT"):
+                    status = await self._command("QUIT", check=False)
+                    if not status.ok:
+                        self.fail(errors.CommandFailed, f"QUIT failed, deletions undone: {status}")
+        finally:
+            await self.close()
