@@ -191,7 +191,9 @@ class IMAPSession(Session):
         check: bool = True,
     ) -> Result:
         tag, data = self.engine.send(name, *arguments)
-        self.stream.write(data, shown=None if shown is None else tag.encode() + b" " + shown)
+        self.stream.write(
+            data, shown=None if shown is None else tag.encode() + b" " + shown + b"\r\n"
+        )
         return await self._complete(tag, name, on_continuation=on_continuation, check=check)
 
     async def _complete(
@@ -209,7 +211,8 @@ class IMAPSession(Session):
                 if self.engine.awaiting_continuation:
                     self.stream.write(self.engine.continue_command())
                 elif on_continuation is not None:
-                    self.stream.write(await on_continuation(event))
+                    # Only SASL exchanges answer continuations: never show the response.
+                    self.stream.write(await on_continuation(event), shown=b"<redacted>\r\n")
                 else:
                     self.fail(errors.ProtocolViolation, "unexpected continuation request")
                 continue
@@ -381,7 +384,7 @@ class IMAPSession(Session):
 
         tag, data = self.engine.send("AUTHENTICATE", *arguments)
         shown = f"{tag} AUTHENTICATE {mechanism.name}".encode()
-        self.stream.write(data, shown=shown + (b" <redacted>" if sent_initial else b""))
+        self.stream.write(data, shown=shown + (b" <redacted>" if sent_initial else b"") + b"\r\n")
         result = await self._complete(tag, "AUTHENTICATE", on_continuation=respond, check=False)
         if not result.ok:
             detail = f" ({mechanism.error_detail})" if mechanism.error_detail else ""

@@ -189,7 +189,7 @@ class POP3Session(Session):
                 except (binascii.Error, SaslError) as exc:
                     self.transcript.event(f"SASL exchange aborted: {exc}")
                     response = b"*"
-                self.stream.write(self.engine.send_auth_response(response), shown=b"<redacted>")
+                self.stream.write(self.engine.send_auth_response(response), shown=b"<redacted>\r\n")
                 continue
             if not event.ok:
                 detail = f" ({mechanism.error_detail})" if mechanism.error_detail else ""

@@ -183,7 +183,7 @@ class SMTPSession(Session):
                 except (binascii.Error, SaslError) as exc:
                     self.transcript.event(f"SASL exchange aborted: {exc}")
                     response = b"*"
-                self.stream.write(self.engine.send_auth_response(response), shown=b"<redacted>")
+                self.stream.write(self.engine.send_auth_response(response), shown=b"<redacted>\r\n")
                 reply = (await self._answer()).reply
             if reply.code != 235:
                 detail = f" ({chosen.error_detail})" if chosen.error_detail else ""
