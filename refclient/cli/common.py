@@ -94,9 +94,13 @@ def client_options(args: argparse.Namespace, sink: Callable[[str], None] | None)
 
 
 def _run_secret_command(command: str, what: str) -> str:
+    # On Windows a program receives one command line and splits it itself, so
+    # the string goes to CreateProcess as it is: shlex's non-POSIX mode keeps
+    # the quotes in each word, which subprocess would then quote again.
     try:
+        program: str | list[str] = command if os.name == "nt" else shlex.split(command)
         completed = subprocess.run(
-            shlex.split(command, posix=os.name != "nt"),
+            program,
             capture_output=True,
             check=False,
             timeout=60,

@@ -126,7 +126,10 @@ def test_serve_applies_a_limit_override(tmp_path: Path) -> None:
             stream.flush()
             assert b"BAD" in stream.readline()
     finally:
-        _stop(process)
+        # Only cleanup here: the clean stop has its own test, and CTRL_BREAK
+        # cannot be sent under Wine (see the wine mark on that test).
+        process.kill()
+        process.communicate()
 
 
 @pytest.mark.parametrize(
