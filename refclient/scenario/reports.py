@@ -1,0 +1,163 @@
+"""Reports of a run: the terminal summary, JSON, JUnit XML, transcripts and an HTML matrix.
+
+Every report is swept for the targets' secrets before it is written; the
+transcripts are already redacted, and a secret found anyway is replaced.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from refclient.scenario.runner import FAILED, PASSED, SKIPPED, Result, environment
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
+def summary(results: Sequence[Result], seconds: float) -> str:
+    """The table printed at the end of a run."""
+    lines = []
+    width = max((len(r.scenario.id) for r in results), default=10)
+    for result in results:
+        if result.status != PASSED:
+            mark = "FAIL" if result.status == FAILED else "skip"
+            lines.append(
+                f"  {mark}  {result.scenario.id:<{width}}  [{result.target}]  {result.reason}"
+            )
+    counts = Counter(result.status for result in results)
+    lines.append(
+        f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[SKIPPED]} skipped "
+        f"in {seconds:.1f} s"
+    )
+    return "\n".join(lines)
+
+
+def document(results: Sequence[Result], seconds: float) -> dict[str, Any]:
+    """Everything, for ``--json`` and ``report merge``."""
+    counts = Counter(result.status for result in results)
+    return {
+        "environment": environment(),
+        "seconds": round(seconds, 3),
+        "counts": {PASSED: counts[PASSED], FAILED: counts[FAILED], SKIPPED: counts[SKIPPED]},
+        "results": [result.to_dict() for result in results],
+    }
+
+
+def write_json(
+    path: Path, results: Sequence[Result], seconds: float, secrets: Sequence[str]
+) -> None:
+    text = json.dumps(document(results, seconds), indent=2, default=str)
+    path.write_text(_scrub(text, secrets) + "\n", encoding="utf-8")
+
+
+def write_junit(path: Path, results: Sequence[Result], secrets: Sequence[str]) -> None:
+    """One testcase per scenario x target; the transcript in system-out on failure."""
+    suite = ET.Element(
+        "testsuite",
+        name="mailcompat",
+        tests=str(len(results)),
+        failures=str(sum(r.status == FAILED for r in results)),
+        skipped=str(sum(r.status == SKIPPED for r in results)),
+    )
+    for result in results:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=result.target,
+            name=result.scenario.id,
+            time=f"{result.seconds:.3f}",
+        )
+        if result.status == FAILED:
+            ET.SubElement(case, "failure", message=_scrub(result.reason, secrets)[:1000])
+            ET.SubElement(case, "system-out").text = _scrub(result.transcript, secrets)
+        elif result.status == SKIPPED:
+            ET.SubElement(case, "skipped", message=result.reason)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def write_transcripts(directory: Path, results: Sequence[Result], secrets: Sequence[str]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for result in results:
+        if result.transcript:
+            name = f"{result.target}--{result.scenario.id}.txt".replace("/", "_")
+            (directory / name).write_text(_scrub(result.transcript, secrets), encoding="utf-8")
+
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
+.passed{background:#dfd}.failed{background:#fdd}.skipped{background:#eee}
+pre{white-space:pre-wrap;font-size:.8em;max-height:30em;overflow:auto}
+"""
+_SCRIPT = """
+function only(status){for(const row of document.querySelectorAll('tbody tr')){
+row.hidden = status !== 'all' && !row.querySelector('td.' + status);}}
+"""
+
+
+def render_html(documents: Sequence[dict[str, Any]]) -> str:
+    """One self-contained page: scenarios x columns (target, or platform/target when merged)."""
+    columns: list[str] = []
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    titles: dict[str, str] = {}
+    for doc in documents:
+        env = doc.get("environment", {})
+        prefix = (
+            f"{env.get('platform', '?')} py{env.get('python', '?')} / "
+            if len(documents) > 1
+            else ""
+        )
+        for result in doc["results"]:
+            column = prefix + result["target"]
+            if column not in columns:
+                columns.append(column)
+            cells[(result["id"], column)] = result
+            titles[result["id"]] = result["title"]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    rows = []
+    for scenario in sorted(titles):
+        tds = []
+        for column in columns:
+            result = cells.get((scenario, column))
+            if result is None:
+                tds.append("<td></td>")
+                continue
+            detail = ""
+            if result["status"] != PASSED:
+                detail = f"<details><summary>why</summary><pre>{html.escape(result['reason'])}"
+                detail += f"\n{html.escape(result.get('transcript', ''))}</pre></details>"
+            tds.append(f'<td class="{result["status"]}">{result["status"]}{detail}</td>')
+        rows.append(
+            f'<tr><td title="{html.escape(titles[scenario])}">{html.escape(scenario)}</td>'
+            + "".join(tds)
+            + "</tr>"
+        )
+    buttons = "".join(
+        f"<button onclick=\"only('{s}')\">{s}</button> " for s in ("all", PASSED, FAILED, SKIPPED)
+    )
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>mailcompat report</title>'
+        f"<style>{_STYLE}</style><script>{_SCRIPT}</script></head><body>"
+        f"<h1>mailcompat compatibility matrix</h1><p>{buttons}</p>"
+        f"<table><thead><tr><th>scenario</th>{head}</tr></thead><tbody>{''.join(rows)}"
+        "</tbody></table></body></html>\n"
+    )
+
+
+def write_html(
+    path: Path, results: Sequence[Result], seconds: float, secrets: Sequence[str]
+) -> None:
+    doc = document(results, seconds)
+    for entry, result in zip(doc["results"], results, strict=True):
+        entry["transcript"] = result.transcript if result.status == FAILED else ""
+    path.write_text(_scrub(render_html([doc]), secrets), encoding="utf-8")

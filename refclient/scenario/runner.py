@@ -1,0 +1,242 @@
+"""Run scenarios against targets and collect one :class:`Result` per pair.
+
+Pairs run concurrently (``jobs`` at a time). A scenario whose ``requires`` a
+target cannot meet is *skipped* with the reason, never failed. Every step is
+run with variables substituted; a failing step (an unexpected error, an
+unmet expectation, a missing expected error) fails the scenario; ``cleanup``
+steps always run; every session left open is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import platform
+import secrets
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from refclient import errors
+from refclient.findings import Severity
+from refclient.scenario.context import StepContext, StepFailed
+from refclient.scenario.matchers import MATCHERS
+from refclient.scenario.model import Scenario, Step
+from refclient.scenario.steps import STEPS, StepUnavailable, resolve
+from refclient.scenario.targets import Target
+from refclient.scenario.variables import VariableError, follow, lookup, parse_path, substitute
+from refclient.session.options import ClientOptions
+
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+
+
+@dataclass
+class Result:
+    """The outcome of one scenario against one target."""
+
+    scenario: Scenario
+    target: str
+    status: str = PASSED
+    reason: str = ""
+    seconds: float = 0.0
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, str]] = field(default_factory=list)
+    tls: list[dict[str, Any]] = field(default_factory=list)
+    transcript: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (bytes in step results are not included)."""
+        return {
+            "id": self.scenario.id,
+            "title": self.scenario.title,
+            "tags": list(self.scenario.tags),
+            "rfc": list(self.scenario.rfc),
+            "file": str(self.scenario.location),
+            "target": self.target,
+            "status": self.status,
+            "reason": self.reason,
+            "seconds": round(self.seconds, 4),
+            "steps": self.steps,
+            "findings": self.findings,
+            "tls": self.tls,
+        }
+
+
+def environment() -> dict[str, str]:
+    """Where the run happened (for reports and the merged matrix)."""
+    return {
+        "platform": platform.system().lower(),
+        "platform_release": platform.release(),
+        "python": sys.version.split()[0],
+    }
+
+
+def _error_kind(exc: errors.ClientError) -> str:
+    name = type(exc).__name__
+    return "".join("-" + c.lower() if c.isupper() else c for c in name).lstrip("-")
+
+
+def _skip_reason(scenario: Scenario, target: Target) -> str | None:
+    requires = scenario.requires
+    if requires.targets and target.kind not in requires.targets:
+        return f"needs a target of kind {', '.join(requires.targets)}"
+    missing = [e for e in requires.endpoints if e not in target.urls]
+    if missing:
+        return f"target {target.name} has no {', '.join(missing)} endpoint"
+    if requires.accounts > len(target.accounts) and not (
+        requires.fresh_accounts and target.provision is not None
+    ):
+        extra = f" (set {target.missing_accounts})" if target.missing_accounts else ""
+        return f"needs {requires.accounts} account(s), target has {len(target.accounts)}{extra}"
+    if requires.fresh_accounts and target.provision is None:
+        return "needs fresh accounts, which only the fake target provides"
+    for step in (*scenario.steps, *scenario.cleanup):
+        try:
+            resolve(STEPS[step.action])
+        except StepUnavailable as exc:
+            return str(exc)
+    return None
+
+
+def _check(step: Step, result: dict[str, Any], context: StepContext) -> None:
+    for expectation in step.expect:
+        try:
+            if expectation.path.startswith("$"):
+                value = lookup(context.variables, expectation.path[1:])
+            else:
+                root, segments = parse_path(expectation.path)
+                value = follow(result, [root, *segments], path=expectation.path)
+        except VariableError as exc:
+            raise StepFailed(f"{expectation.location}: {exc}") from None
+        for matcher in expectation.matchers:
+            operand = substitute(matcher.operand, context.variables)
+            problem = MATCHERS[matcher.op](value, operand)
+            if problem is not None:
+                raise StepFailed(f"{expectation.location}: {expectation.path} {problem}")
+    for name, path in step.capture.items():
+        root, segments = parse_path(path)
+        context.variables[name] = follow(result, [root, *segments], path=path)
+
+
+async def _run_step(step: Step, context: StepContext) -> dict[str, Any]:
+    spec = STEPS[step.action]
+    args = {name: arg.default for name, arg in spec.args.items() if arg.default is not None}
+    try:
+        args.update(substitute(dict(step.args), context.variables))
+    except VariableError as exc:
+        raise StepFailed(f"{step.location}: {exc}") from None
+    action = resolve(spec)
+    try:
+        result = dict(await action(context, args))
+    except errors.ClientError as exc:
+        expected = step.error
+        kind = _error_kind(exc)
+        if expected is None:
+            raise
+        if expected.kind not in ("any", kind):
+            raise StepFailed(
+                f"{step.location}: expected a {expected.kind} error, got {kind}: {exc.message}"
+            ) from None
+        if expected.message and expected.message.lower() not in exc.message.lower():
+            raise StepFailed(
+                f"{step.location}: error message {exc.message!r} lacks {expected.message!r}"
+            ) from None
+        result = {"error": kind, "message": exc.message}
+    else:
+        if step.error is not None:
+            raise StepFailed(f"{step.location}: expected a {step.error.kind} error, none came")
+    _check(step, result, context)
+    return result
+
+
+async def run_one(
+    scenario: Scenario, target: Target, *, options: ClientOptions, strict: bool
+) -> Result:
+    """One scenario against one target."""
+    result = Result(scenario=scenario, target=target.name)
+    reason = _skip_reason(scenario, target)
+    if reason is not None:
+        result.status, result.reason = SKIPPED, reason
+        return result
+    if scenario.requires.fresh_accounts and target.provision is not None:
+        fresh = target.provision(max(1, scenario.requires.accounts))
+        target = dataclasses.replace(target, accounts=fresh)
+    context = StepContext(target=target, options=options)
+    context.variables.update(
+        run_token=secrets.token_hex(6),
+        account=[{"user": a.user, "address": a.address} for a in target.accounts],
+        scenario=scenario.id,
+        target=target.name,
+    )
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(_run_steps(scenario, context, result), scenario.timeout)
+    except TimeoutError:
+        result.status, result.reason = FAILED, f"timed out after {scenario.timeout:g} s"
+    finally:
+        for step in scenario.cleanup:
+            try:
+                await asyncio.wait_for(_run_step(step, context), 30)
+            except (errors.ClientError, StepFailed, TimeoutError) as exc:
+                result.steps.append({"step": step.label, "cleanup_error": str(exc)})
+        await _close_all(context)
+        result.seconds = time.perf_counter() - started
+    _collect(context, result, strict=strict or scenario.strict)
+    return result
+
+
+async def _run_steps(scenario: Scenario, context: StepContext, result: Result) -> None:
+    for step in scenario.steps:
+        try:
+            await _run_step(step, context)
+            result.steps.append({"step": step.label, "status": PASSED})
+        except (errors.ClientError, StepFailed) as exc:
+            result.status, result.reason = FAILED, f"{step.label}: {exc}"
+            result.steps.append({"step": step.label, "status": FAILED, "error": str(exc)})
+            return
+
+
+async def _close_all(context: StepContext) -> None:
+    for session in list(context.sessions.values()):
+        with contextlib.suppress(OSError, TimeoutError):
+            await asyncio.wait_for(session.close(), 5)
+    context.sessions.clear()
+
+
+def _collect(context: StepContext, result: Result, *, strict: bool) -> None:
+    """Transcripts, TLS facts and findings of every session the scenario opened."""
+    result.transcript = "\n".join(session.transcript.render() for session in context.opened)
+    for session in context.opened:
+        if session.tls is not None:
+            result.tls.append({"connection": session.url.label, **session.tls.to_dict()})
+        result.findings += [finding.to_dict() for finding in session.findings]
+    if strict and result.status == PASSED:
+        worst = [f for f in result.findings if f["severity"] == Severity.ERROR.value]
+        if worst:
+            result.status = FAILED
+            result.reason = f"strict mode: finding {worst[0]['id']}: {worst[0]['message']}"
+
+
+async def run_all(
+    scenarios: Sequence[Scenario],
+    targets: Sequence[Target],
+    *,
+    options: ClientOptions,
+    jobs: int,
+    strict: bool = False,
+    progress: Callable[[Result], None] | None = None,
+) -> list[Result]:
+    """Every scenario against every target, ``jobs`` at a time, in a stable order."""
+    gate = asyncio.Semaphore(max(1, jobs))
+
+    async def one(scenario: Scenario, target: Target) -> Result:
+        async with gate:
+            outcome = await run_one(scenario, target, options=options, strict=strict)
+        if progress is not None:
+            progress(outcome)
+        return outcome
+
+    return list(await asyncio.gather(*(one(s, t) for t in targets for s in scenarios)))

@@ -1,0 +1,171 @@
+"""Targets: where scenarios run. ``fake`` (embedded fake servers) or servers from a targets file.
+
+A targets file (YAML, docs/scenarios.md) names real servers::
+
+    targets:
+      - name: office-dovecot
+        ca_file: ca.pem                 # optional extra trust anchor
+        endpoints:
+          imaps: imaps://mail.example.com
+          submission: smtp://mail.example.com:587
+        accounts:
+          - user: alice@example.com
+            address: alice@example.com
+            password_env: DOVECOT_ALICE_PASSWORD     # or password_command: "pass show alice"
+            token_env: ALICE_OAUTH2_TOKEN            # optional
+
+Secrets are read from the environment or a command when the target is
+opened, never written in the file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fakeservers.controller import FakeMailServers
+
+ENDPOINT_NAMES = ("imap", "imaps", "pop3", "pop3s", "submission", "submissions")
+
+
+class TargetError(Exception):
+    """A targets file or target name that cannot be used (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class TargetAccount:
+    """An account scenarios may log in with."""
+
+    user: str
+    address: str
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A set of endpoints with accounts."""
+
+    name: str
+    kind: str  # "fake" or "server"
+    urls: dict[str, str]
+    ca_file: Path | None
+    accounts: tuple[TargetAccount, ...]
+    #: Why accounts are missing, for skip reasons.
+    missing_accounts: str = ""
+    #: Creates fresh, empty accounts (fake targets only), for ``requires.fresh_accounts``.
+    provision: Callable[[int], tuple[TargetAccount, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every password and token, for redaction and report sweeps."""
+        return tuple(s for a in self.accounts for s in (a.password, a.token) if s)
+
+
+@contextmanager
+def fake_target() -> Iterator[Target]:
+    """The embedded fake servers, started for the run; each account also gets a token."""
+    with FakeMailServers() as servers:
+        accounts = []
+        for spec in servers.accounts:
+            token = f"token-{spec.user}"
+            servers.store.account(spec.user).tokens.add(token)
+            accounts.append(
+                TargetAccount(spec.user, spec.address or spec.user, spec.password, token)
+            )
+
+        def provision(count: int) -> tuple[TargetAccount, ...]:
+            fresh = []
+            for _ in range(count):
+                user = f"fresh-{secrets.token_hex(6)}@example.test"
+                password, token = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+                servers.store.add_account(user, password).tokens.add(token)
+                fresh.append(TargetAccount(user, user, password, token))
+            return tuple(fresh)
+
+        yield Target(
+            name="fake",
+            kind="fake",
+            urls={name: servers.url(name) for name in servers.endpoints},
+            ca_file=servers.ca_file,
+            accounts=tuple(accounts),
+            provision=provision,
+        )
+
+
+def _secret(entry: dict[str, Any], kind: str, where: str) -> str | None:
+    variable = entry.get(f"{kind}_env")
+    if variable:
+        return os.environ.get(str(variable)) or None
+    command = entry.get(f"{kind}_command")
+    if command:
+        try:
+            done = subprocess.run(
+                shlex.split(str(command), posix=os.name != "nt"),
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise TargetError(f"{where}: {kind}_command failed: {exc}") from None
+        return done.stdout.decode("utf-8", "replace").strip() or None
+    return None
+
+
+def load_targets_file(path: Path) -> list[Target]:
+    """Every target of a targets file; raises TargetError with the file named."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TargetError(f"{path}: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("targets"), list):
+        raise TargetError(f"{path}: expected a mapping with a 'targets' list")
+    targets = []
+    for index, entry in enumerate(document["targets"]):
+        where = f"{path}: targets[{index}]"
+        if not isinstance(entry, dict) or "name" not in entry or "endpoints" not in entry:
+            raise TargetError(f"{where}: each target needs 'name' and 'endpoints'")
+        unknown = set(entry) - {"name", "endpoints", "accounts", "ca_file"}
+        if unknown:
+            raise TargetError(f"{where}: unknown keys {sorted(unknown)}")
+        endpoints = entry["endpoints"]
+        if not isinstance(endpoints, dict) or not set(endpoints) <= set(ENDPOINT_NAMES):
+            raise TargetError(f"{where}: endpoints must be among {', '.join(ENDPOINT_NAMES)}")
+        accounts = []
+        missing = []
+        for account in entry.get("accounts") or []:
+            password = _secret(account, "password", where)
+            token = _secret(account, "token", where)
+            if password is None and token is None:
+                missing.append(str(account.get("password_env") or account.get("user")))
+            accounts.append(
+                TargetAccount(
+                    str(account["user"]),
+                    str(account.get("address") or account["user"]),
+                    password,
+                    token,
+                )
+            )
+        ca_file = entry.get("ca_file")
+        targets.append(
+            Target(
+                name=str(entry["name"]),
+                kind="server",
+                urls={str(k): str(v) for k, v in endpoints.items()},
+                ca_file=(path.parent / ca_file) if ca_file else None,
+                accounts=tuple(a for a in accounts if a.password or a.token),
+                missing_accounts=", ".join(missing),
+            )
+        )
+    return targets
