@@ -100,7 +100,8 @@ class _Reader:
             Kind.ANY: True,
         }[kind]
         if not ok:
-            self.problem(node, f"{what} must be a {kind.value}, not {type(value).__name__}")
+            article = "an" if kind.value[0] in "aeiou" else "a"
+            self.problem(node, f"{what} must be {article} {kind.value}, not {type(value).__name__}")
         return value
 
 

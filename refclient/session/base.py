@@ -52,6 +52,7 @@ class Session:
         self.transcript = Transcript(url.label, sink=self.options.transcript_sink)
         self.findings: list[Finding] = []
         self._stream: Stream | None = None
+        self._last_tls: TLSInfo | None = None  # kept after close, for reports
         self._step = "connect"
 
     # -- facts ------------------------------------------------------------------------
@@ -66,7 +67,7 @@ class Session:
     @property
     def tls(self) -> TLSInfo | None:
         """What TLS negotiated, or None on a clear-text connection."""
-        return self._stream.tls if self._stream else None
+        return self._stream.tls if self._stream else self._last_tls
 
     def ssl_context(self) -> ssl.SSLContext:
         """The client context of this session (the one TLS policy, :mod:`refclient.tls`)."""
@@ -162,5 +163,6 @@ class Session:
     async def close(self) -> None:
         """Close the connection (no protocol goodbye; the subclass does that first)."""
         if self._stream is not None:
+            self._last_tls = self._stream.tls
             await self._stream.close()
             self._stream = None
