@@ -188,11 +188,32 @@ async def run_one(
     return result
 
 
+class _Unsupported(Exception):
+    """The target lacks a capability the scenario requires: skip, do not fail."""
+
+
+def _check_capabilities(scenario: Scenario, step: Step, outcome: dict[str, Any]) -> None:
+    """After a connect step: every capability ``requires.capabilities`` names must be offered."""
+    protocol, _, verb = step.action.partition(".")
+    wanted = scenario.requires.capabilities.get(protocol, ())
+    if verb != "connect" or not wanted:
+        return
+    offered = {str(c).upper() for c in outcome.get("capabilities") or ()}
+    offered |= {f"AUTH={m}".upper() for m in outcome.get("auth_mechanisms") or ()}
+    missing = [c for c in wanted if c.upper() not in offered]
+    if missing:
+        raise _Unsupported(f"the {protocol} server does not offer {', '.join(missing)}")
+
+
 async def _run_steps(scenario: Scenario, context: StepContext, result: Result) -> None:
     for step in scenario.steps:
         try:
-            await _run_step(step, context)
+            outcome = await _run_step(step, context)
+            _check_capabilities(scenario, step, outcome)
             result.steps.append({"step": step.label, "status": PASSED})
+        except _Unsupported as exc:
+            result.status, result.reason = SKIPPED, str(exc)
+            return
         except (errors.ClientError, StepFailed) as exc:
             result.status, result.reason = FAILED, f"{step.label}: {exc}"
             result.steps.append({"step": step.label, "status": FAILED, "error": str(exc)})
