@@ -161,3 +161,22 @@ def write_html(
     for entry, result in zip(doc["results"], results, strict=True):
         entry["transcript"] = result.transcript if result.status == FAILED else ""
     path.write_text(_scrub(render_html([doc]), secrets), encoding="utf-8")
+
+
+def render_markdown(documents: Sequence[dict[str, Any]]) -> str:
+    """The merged matrix as a Markdown table (for a CI job summary)."""
+    columns: list[str] = []
+    cells: dict[tuple[str, str], str] = {}
+    for doc in documents:
+        env = doc.get("environment", {})
+        for result in doc["results"]:
+            column = f"{env.get('platform', '?')} py{env.get('python', '?')} {result['target']}"
+            if column not in columns:
+                columns.append(column)
+            cells[(result["id"], column)] = result["status"]
+    marks = {PASSED: "pass", FAILED: "**FAIL**", SKIPPED: "skip"}
+    lines = ["| scenario | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for scenario in sorted({key[0] for key in cells}):
+        row = [marks.get(cells.get((scenario, c), ""), "") for c in columns]
+        lines.append(f"| {scenario} | " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"

@@ -168,3 +168,41 @@ def test_a_targets_file_names_real_servers(
         assert main(["run", str(folder), "--targets-file", str(targets)]) == 0
     # Both ran: the second scenario asks for a target of kind "server", which "lab" is.
     assert "2 passed, 0 failed, 0 skipped" in capsys.readouterr().out
+
+
+def test_report_merge_shows_both_platforms(tmp_path: Path) -> None:
+    folder = write(tmp_path, passing=PASSING, failing=FAILING)
+    first = tmp_path / "linux.json"
+    main(["run", str(folder), "--json", str(first)])
+    document = json.loads(first.read_text(encoding="utf-8"))
+    document["environment"]["platform"] = "windows"
+    second = tmp_path / "windows.json"
+    second.write_text(json.dumps(document), encoding="utf-8")
+    page, table = tmp_path / "matrix.html", tmp_path / "matrix.md"
+    assert (
+        main(
+            [
+                "report",
+                "merge",
+                str(first),
+                str(second),
+                "--html",
+                str(page),
+                "--markdown",
+                str(table),
+            ]
+        )
+        == 0
+    )
+    html = page.read_text(encoding="utf-8")
+    HTMLParser().feed(html)
+    assert "linux py" in html and "windows py" in html
+    rows = table.read_text(encoding="utf-8").splitlines()
+    assert rows[0].count("fake") == 2
+    assert any(row.startswith("| failing |") and row.count("**FAIL**") == 2 for row in rows)
+
+
+def test_report_merge_rejects_what_is_not_a_result(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text("[1, 2]", encoding="utf-8")
+    assert main(["report", "merge", str(bogus)]) == 2
