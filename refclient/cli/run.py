@@ -18,6 +18,7 @@ from typing import Any
 
 from refclient.scenario.loader import ScenarioError, load_paths
 from refclient.scenario.model import Scenario
+from refclient.scenario.providers import PROVIDERS, provider_target
 from refclient.scenario.reports import (
     summary,
     write_html,
@@ -74,8 +75,10 @@ def _targets(args: argparse.Namespace, stack: ExitStack) -> list[Target]:
             chosen.append(stack.enter_context(fake_target()))
         elif name in by_name:
             chosen.append(by_name[name])
+        elif name in PROVIDERS:
+            chosen.append(provider_target(name))
         else:
-            known = ", ".join(["fake", *by_name])
+            known = ", ".join(["fake", *by_name, *PROVIDERS])
             raise TargetError(f"unknown target {name!r} (known: {known})")
     return chosen
 
