@@ -93,7 +93,8 @@ def _uids(value: Any) -> list[int] | str:
 async def fetch(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
     fetched = await _imap(context, args).fetch(_uids(args["uids"]), args["items"])
     messages = {uid: fetch_facts(data) for uid, data in fetched.items()}
-    return {"messages": messages, "count": len(messages), "uids": sorted(messages)}
+    first = messages[min(messages)] if messages else None
+    return {"messages": messages, "count": len(messages), "uids": sorted(messages), "first": first}
 
 
 async def fetch_message(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
