@@ -136,6 +136,11 @@ _SPECS: tuple[StepSpec, ...] = (
         _CORE,
     ),
     _spec(
+        "findings",
+        "The conformance findings of every connection so far: ``ids``, ``count``, ``errors``.",
+        _CORE,
+    ),
+    _spec(
         "set",
         "Define variables: each key is a variable name, each value its value.",
         _CORE,
@@ -292,6 +297,13 @@ _SPECS: tuple[StepSpec, ...] = (
         mailbox=Arg(kind=Kind.STRING, default="INBOX", doc="Mailbox name."),
         criteria=Arg(kind=Kind.STRINGS, required=True, doc="Search criteria."),
         timeout=Arg(kind=Kind.NUMBER, default=30, doc="Seconds to wait."),
+        session=_S("imap"),
+    ),
+    _spec(
+        "imap.idle",
+        "IDLE (RFC 2177) for some seconds, then DONE; ``updates`` lists what arrived.",
+        _IMAP,
+        seconds=Arg(kind=Kind.NUMBER, default=1, doc="How long to stay in IDLE."),
         session=_S("imap"),
     ),
     _spec("imap.logout", "LOGOUT and close.", _IMAP, session=_S("imap")),

@@ -78,4 +78,19 @@ async def message(context: StepContext, args: dict[str, Any]) -> Mapping[str, An
     return {"bytes": data, "size": len(data), "message_id": message_id}
 
 
-ACTIONS: Mapping[str, Action] = {"set": set_variables, "expect": expect, "message": message}
+async def findings(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
+    """What the servers did wrong so far, for ``expect: {ids: {not_contains: ...}}``."""
+    found = [finding for session in context.opened for finding in session.findings]
+    return {
+        "ids": sorted({finding.id for finding in found}),
+        "count": len(found),
+        "errors": sum(finding.severity.value == "error" for finding in found),
+    }
+
+
+ACTIONS: Mapping[str, Action] = {
+    "set": set_variables,
+    "expect": expect,
+    "message": message,
+    "findings": findings,
+}

@@ -149,6 +149,11 @@ async def wait_for(context: StepContext, args: dict[str, Any]) -> Mapping[str, A
         await asyncio.sleep(0.2)
 
 
+async def idle(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
+    updates = await _imap(context, args).idle(float(args["seconds"]))
+    return {"updates": [f"{u.number or ''} {u.name}".strip() for u in updates]}
+
+
 async def logout(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
     session = _imap(context, args)
     await session.logout()
@@ -183,5 +188,6 @@ ACTIONS: Mapping[str, Action] = {
     "imap.noop": noop,
     "imap.raw": raw,
     "imap.wait_for": wait_for,
+    "imap.idle": idle,
     "imap.logout": logout,
 }
