@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import yaml
@@ -11,12 +12,17 @@ from refclient.cli.run import bundled_scenarios
 from refclient.scenario.loader import ScenarioError, load_text
 from refclient.scenario.schema import scenario_schema
 
-# jsonschema needs rpds-py, a compiled extension that not every interpreter can load
-# (Wine's emulation of Windows, for one); without it these checks cannot run.
-jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (rpds-py) cannot be imported")
-
 PUBLISHED = bundled_scenarios() / "scenario.schema.json"
-VALIDATOR = jsonschema.Draft202012Validator(scenario_schema())
+
+
+@pytest.fixture(scope="module")
+def validator() -> Any:
+    # jsonschema needs rpds-py, a compiled extension that not every interpreter can
+    # load (Wine's emulation of Windows, for one); without it, editors' view cannot be checked.
+    jsonschema = pytest.importorskip(
+        "jsonschema", reason="jsonschema (rpds-py) cannot be imported", exc_type=ImportError
+    )
+    return jsonschema.Draft202012Validator(scenario_schema())
 
 
 def test_the_published_schema_is_the_generated_one() -> None:
@@ -25,17 +31,17 @@ def test_the_published_schema_is_the_generated_one() -> None:
     )
 
 
-def documents() -> list[tuple[str, object]]:
-    found = []
+def test_every_bundled_scenario_is_valid_for_editors(validator: Any) -> None:
+    problems = []
+    count = 0
     for path in sorted(bundled_scenarios().rglob("*.yaml")):
         for index, document in enumerate(yaml.safe_load_all(path.read_text(encoding="utf-8"))):
-            found.append((f"{path.name}#{index}", document))
-    return found
-
-
-@pytest.mark.parametrize(("name", "document"), documents())
-def test_every_bundled_scenario_is_valid_for_editors(name: str, document: object) -> None:
-    VALIDATOR.validate(document)
+            count += 1
+            problems += [
+                f"{path.name}#{index}: {e.message}" for e in validator.iter_errors(document)
+            ]
+    assert problems == []
+    assert count >= 80
 
 
 @pytest.mark.parametrize(
@@ -49,8 +55,7 @@ def test_every_bundled_scenario_is_valid_for_editors(name: str, document: object
         "id: a\ntitle: b\nrequires: {endpoints: [imapss]}\nsteps: []\n",
     ],
 )
-def test_the_schema_and_the_loader_reject_the_same_mistakes(text: str) -> None:
+def test_the_schema_and_the_loader_reject_the_same_mistakes(validator: Any, text: str) -> None:
     with pytest.raises(ScenarioError):
         load_text(text)
-    with pytest.raises(jsonschema.ValidationError):
-        VALIDATOR.validate(yaml.safe_load(text))
+    assert not validator.is_valid(yaml.safe_load(text))
