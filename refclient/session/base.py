@@ -153,6 +153,44 @@ class Session:
             timeout=self.options.connect_timeout,
         )
 
+    # -- rules shared by the three protocols ----------------------------------------
+
+    def starttls_offered(self, offered: bool, command: str) -> None:
+        """STARTTLS/STLS must be offered where the URL requires it (RFC 2595, RFC 3207)."""
+        if not offered:
+            self.fail(
+                errors.SecurityViolation,
+                f"the server does not offer {command}; refusing to continue in clear text",
+            )
+
+    def starttls_accepted(self, accepted: bool, command: str, reply: str) -> None:
+        """A refused STARTTLS ends the session: nothing more goes out in clear text."""
+        if not accepted:
+            self.fail(
+                errors.SecurityViolation,
+                f"{command} refused ({reply}); refusing to continue in clear text",
+            )
+
+    async def finish_starttls(self, unread: bytes, command: str) -> TLSInfo:
+        """Refuse octets received after the positive reply (injection), then handshake."""
+        if unread:
+            self.transcript.event(f"octets after the {command} reply: refusing TLS upgrade")
+            self.fail(
+                errors.SecurityViolation,
+                f"response injection: {len(unread)} octets after the reply to {command}",
+            )
+        return await self.upgrade_tls()
+
+    def admit_credentials(self, secrets: tuple[str, ...]) -> None:
+        """Credentials go out only on a protected connection; they never reach transcripts."""
+        if not self.credentials_may_be_sent:
+            self.fail(
+                errors.SecurityViolation,
+                "refusing to send credentials over a clear-text connection",
+            )
+        for secret in secrets:
+            self.add_secret(secret)
+
     @property
     def credentials_may_be_sent(self) -> bool:
         """Whether the connection is protected, or clear text was explicitly allowed."""

@@ -279,18 +279,9 @@ class IMAPSession(Session):
         """STARTTLS (RFC 3501 section 6.2.1), then forget and re-ask the capabilities."""
         async with self.step("STARTTLS"):
             self.capabilities_before_tls = self.capabilities
-            if "STARTTLS" not in self.capabilities:
-                self.fail(
-                    errors.SecurityViolation,
-                    "the server does not offer STARTTLS; refusing to continue in clear text",
-                )
+            self.starttls_offered("STARTTLS" in self.capabilities, "STARTTLS")
             result = await self._command("STARTTLS", check=False)
-            if not result.ok:
-                self.fail(
-                    errors.SecurityViolation,
-                    f"STARTTLS refused ({result.status} {result.text}); "
-                    "refusing to continue in clear text",
-                )
+            self.starttls_accepted(result.ok, "STARTTLS", f"{result.status} {result.text}")
             for response in result.untagged:
                 self.record(
                     Finding(
@@ -300,14 +291,7 @@ class IMAPSession(Session):
                         message=f"untagged {response.name} before the STARTTLS reply: ignored",
                     )
                 )
-            injected = self.engine.take_unread()
-            if injected:
-                self.transcript.event("octets after the STARTTLS reply: refusing TLS upgrade")
-                self.fail(
-                    errors.SecurityViolation,
-                    f"response injection: {len(injected)} octets after the STARTTLS OK",
-                )
-            await self.upgrade_tls()
+            await self.finish_starttls(self.engine.take_unread(), "STARTTLS")
             self.engine.reset_after_tls()
         await self.capability()
 
@@ -316,13 +300,7 @@ class IMAPSession(Session):
     async def login(self, credentials: Credentials, *, mechanism: str | None = None) -> None:
         """Authenticate with the strongest acceptable SASL mechanism, or LOGIN."""
         async with self.step("login"):
-            if not self.credentials_may_be_sent:
-                self.fail(
-                    errors.SecurityViolation,
-                    "refusing to send credentials over a clear-text connection",
-                )
-            for secret in credentials.secrets:
-                self.add_secret(secret)
+            self.admit_credentials(credentials.secrets)
             self._capabilities_before_login = self.capabilities
             tls = True  # credentials_may_be_sent already holds
             chosen: ClientMechanism | None = None

@@ -116,25 +116,10 @@ class POP3Session(Session):
         """STLS (RFC 2595 section 4), then CAPA again."""
         async with self.step("STLS"):
             self.capabilities_before_tls = dict(self.capabilities)
-            if "STLS" not in self.capabilities:
-                self.fail(
-                    errors.SecurityViolation,
-                    "the server does not offer STLS; refusing to continue in clear text",
-                )
+            self.starttls_offered("STLS" in self.capabilities, "STLS")
             status = await self._command("STLS", check=False)
-            if not status.ok:
-                self.fail(
-                    errors.SecurityViolation,
-                    f"STLS refused ({status}); refusing to continue in clear text",
-                )
-            injected = self.engine.take_unread()
-            if injected:
-                self.transcript.event("octets after the STLS reply: refusing TLS upgrade")
-                self.fail(
-                    errors.SecurityViolation,
-                    f"response injection: {len(injected)} octets after the +OK to STLS",
-                )
-            await self.upgrade_tls()
+            self.starttls_accepted(status.ok, "STLS", str(status))
+            await self.finish_starttls(self.engine.take_unread(), "STLS")
             self.capabilities = {}
         await self.capa()
 
@@ -143,13 +128,7 @@ class POP3Session(Session):
     async def login(self, credentials: Credentials, *, mechanism: str | None = None) -> None:
         """AUTH with a SASL mechanism, else APOP, else USER/PASS (``USER``/``APOP`` force them)."""
         async with self.step("login"):
-            if not self.credentials_may_be_sent:
-                self.fail(
-                    errors.SecurityViolation,
-                    "refusing to send credentials over a clear-text connection",
-                )
-            for secret in credentials.secrets:
-                self.add_secret(secret)
+            self.admit_credentials(credentials.secrets)
             forced = mechanism.upper() if mechanism else None
             if forced not in ("USER", "APOP") and self.auth_mechanisms:
                 try:

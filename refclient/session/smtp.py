@@ -127,25 +127,10 @@ class SMTPSession(Session):
         """STARTTLS (RFC 3207), then EHLO again."""
         async with self.step("STARTTLS"):
             self.extensions_before_tls = dict(self.extensions)
-            if "STARTTLS" not in self.extensions:
-                self.fail(
-                    errors.SecurityViolation,
-                    "the server does not offer STARTTLS; refusing to continue in clear text",
-                )
+            self.starttls_offered("STARTTLS" in self.extensions, "STARTTLS")
             reply = await self._command("STARTTLS")
-            if reply.code != 220:
-                self.fail(
-                    errors.SecurityViolation,
-                    f"STARTTLS refused ({reply}); refusing to continue in clear text",
-                )
-            injected = self.engine.take_unread()
-            if injected:
-                self.transcript.event("octets after the STARTTLS reply: refusing TLS upgrade")
-                self.fail(
-                    errors.SecurityViolation,
-                    f"response injection: {len(injected)} octets after the 220 to STARTTLS",
-                )
-            await self.upgrade_tls()
+            self.starttls_accepted(reply.code == 220, "STARTTLS", str(reply))
+            await self.finish_starttls(self.engine.take_unread(), "STARTTLS")
             self.extensions = {}
         await self.ehlo()
 
@@ -154,13 +139,7 @@ class SMTPSession(Session):
     async def login(self, credentials: Credentials, *, mechanism: str | None = None) -> None:
         """AUTH (RFC 4954) with the strongest acceptable mechanism."""
         async with self.step("AUTH"):
-            if not self.credentials_may_be_sent:
-                self.fail(
-                    errors.SecurityViolation,
-                    "refusing to send credentials over a clear-text connection",
-                )
-            for secret in credentials.secrets:
-                self.add_secret(secret)
+            self.admit_credentials(credentials.secrets)
             if not self.auth_mechanisms:
                 self.fail(errors.AuthenticationFailed, "the server offers no AUTH mechanism")
             try:
