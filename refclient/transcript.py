@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 REDACTED = b"<redacted>"
 
-#: A received or sent chunk with more lines than this is shown by its head and tail only.
-_BULK_LINES = 64
-_BULK_HEAD = 24
-_BULK_TAIL = 8
+#: A received or sent chunk larger than this is shown by its first and last lines only.
+_BULK_OCTETS = 16 * 1024
+_BULK_HEAD = 12
+_BULK_TAIL = 4
 
 
 @dataclass(frozen=True)
@@ -129,25 +129,30 @@ class Transcript:
                 pending.clear()
 
     def _feed(self, direction: str, data: bytes) -> None:
-        lines = data.count(b"\n")
-        if lines <= _BULK_LINES:
+        if len(data) <= _BULK_OCTETS:
             self._feed_lines(direction, data)
             return
-        # A bulk chunk (a message body, a flood): keep its head and tail only, so
-        # that recording stays cheap and bounded whatever the server sends.
+        # A bulk chunk (a message body, a flood): keep its first and last lines only,
+        # so that recording stays cheap and bounded whatever the server sends.
         head_end = -1
         for _ in range(_BULK_HEAD):
-            head_end = data.find(b"\n", head_end + 1)
+            found = data.find(b"\n", head_end + 1)
+            if found < 0:
+                break
+            head_end = found
         tail_start = len(data)
         for _ in range(_BULK_TAIL + 1):
-            tail_start = data.rfind(b"\n", 0, tail_start)
+            found = data.rfind(b"\n", head_end + 1, tail_start)
+            if found < 0:
+                break
+            tail_start = found
+        if tail_start <= head_end + 1 or tail_start == len(data):
+            self._feed_lines(direction, data)  # a few very long lines: cut by max_line
+            return
         self._feed_lines(direction, data[: head_end + 1])
-        omitted = data[head_end + 1 : tail_start + 1]
-        self._add(
-            "*",
-            b"... %d lines (%d octets) from %s not shown ..."
-            % (omitted.count(b"\n"), len(omitted), b"server" if direction == "S" else b"client"),
-        )
+        omitted = tail_start + 1 - (head_end + 1)
+        side = b"server" if direction == "S" else b"client"
+        self._add("*", b"... %d octets from %s not shown ..." % (omitted, side))
         self._feed_lines(direction, data[tail_start + 1 :])
 
     def _feed_lines(self, direction: str, data: bytes) -> None:

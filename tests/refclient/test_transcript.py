@@ -78,9 +78,17 @@ def test_a_flood_keeps_head_and_tail_only() -> None:
 
 def test_a_bulk_chunk_shows_its_head_and_tail() -> None:
     transcript = Transcript()
-    body = b"".join(b"line %d\r\n" % n for n in range(1000))
+    body = b"".join(b"line %d\r\n" % n for n in range(5000))
     transcript.server(body)
     texts = _texts(transcript)
-    assert texts[0] == "line 0" and texts[-1] == "line 999"
+    assert texts[0] == "line 0" and texts[-1] == "line 4999"
     assert any("not shown" in text for text in texts)
     assert len(texts) < 50
+
+
+def test_a_few_long_lines_are_cut_not_summarised() -> None:
+    transcript = Transcript(max_line=100)
+    transcript.server(b"x" * 40_000 + b"\r\n" + b"y" * 40_000 + b"\r\n")
+    texts = _texts(transcript)
+    assert [t[:1] for t in texts] == ["x", "y"]
+    assert all(t.endswith("...<cut>") for t in texts)
