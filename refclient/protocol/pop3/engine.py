@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from refclient.findings import Finding, Severity
 from refclient.protocol.errors import LocalProtocolError, RemoteProtocolError
+from refclient.protocol.lines import LineBuffer
 
 _STATUS = re.compile(rb"(\+OK|-ERR)(?: (.*))?", re.DOTALL)
 _CODE = re.compile(r"\[([A-Z0-9/-]+)\]\s*(.*)", re.DOTALL)
@@ -55,10 +56,8 @@ class POP3Engine:
     """One POP3 connection from the client's side."""
 
     def __init__(self, *, max_line: int = 64 * 1024, max_body: int = 256 * 1024 * 1024) -> None:
-        self._max_line = max_line
         self._max_body = max_body
-        self._buffer = bytearray()
-        self._scanned = 0
+        self._lines = LineBuffer(max_line=max_line, reference="RFC 2449 section 4")
         self._due: deque[tuple[str, bool]] = deque([("GREETING", False)])
         self._status: Status | None = None  # a +OK whose body is still arriving
         self._eof = False
@@ -67,7 +66,7 @@ class POP3Engine:
     def receive_data(self, data: bytes) -> None:
         """Octets from the server; ``b""`` means it closed the connection."""
         if data:
-            self._buffer += data
+            self._lines.feed(data)
         else:
             self._eof = True
 
@@ -77,27 +76,16 @@ class POP3Engine:
         if event is NEED_DATA and self._eof:
             raise RemoteProtocolError(
                 "the server closed the connection in the middle of a reply",
-                line=bytes(self._buffer[:200]),
+                line=bytes(self._lines.buffer[:200]),
             )
         return event
 
     def _status_line(self) -> Status | Challenge | NeedData:
-        end = self._buffer.find(b"\n", self._scanned)
-        if end < 0:
-            if len(self._buffer) > self._max_line:
-                raise RemoteProtocolError(
-                    f"reply line longer than {self._max_line} octets",
-                    line=bytes(self._buffer[:200]),
-                    reference="RFC 2449 section 4",
-                )
-            self._scanned = len(self._buffer)
+        next_line = self._lines.next_line()
+        if next_line is None:
             return NEED_DATA
-        line = bytes(self._buffer[:end])
-        del self._buffer[: end + 1]
-        self._scanned = 0
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        else:
+        line, bare_lf = next_line
+        if bare_lf:
             self._note("pop3.bare-lf", "reply line ended with LF instead of CRLF", line)
         if not self._due:
             raise RemoteProtocolError("reply without a command", line=line[:200])
@@ -125,23 +113,22 @@ class POP3Engine:
 
     def _body(self) -> Status | NeedData:
         assert self._status is not None
-        buffer = self._buffer
+        buffer = self._lines.buffer
         if buffer.startswith(b".\r\n"):
             end, skip = 0, 3
         else:
-            found = buffer.find(b"\r\n.\r\n", max(0, self._scanned - 4))
+            found = buffer.find(b"\r\n.\r\n", max(0, self._lines.scanned - 4))
             if found < 0:
                 if len(buffer) > self._max_body:
                     raise RemoteProtocolError(
                         f"multi-line reply larger than {self._max_body} octets",
                         line=bytes(buffer[:200]),
                     )
-                self._scanned = len(buffer)
+                self._lines.remember_scanned(len(buffer))
                 return NEED_DATA
             end, skip = found + 2, 3  # keep the body's last CRLF, drop ".\r\n"
         body = bytes(buffer[:end])
-        del buffer[: end + skip]
-        self._scanned = 0
+        self._lines.consume(end + skip)
         if body.startswith(b".."):
             body = body[1:]
         body = body.replace(b"\r\n..", b"\r\n.")
@@ -175,7 +162,4 @@ class POP3Engine:
 
     def take_unread(self) -> bytes:
         """Octets received and not parsed (STLS must find none: RFC 2595 section 4)."""
-        rest = bytes(self._buffer)
-        self._buffer.clear()
-        self._scanned = 0
-        return rest
+        return self._lines.take_rest()

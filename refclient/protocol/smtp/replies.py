@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from refclient.findings import Finding, Severity
 from refclient.protocol.errors import RemoteProtocolError
+from refclient.protocol.lines import LineBuffer
 
 _LINE = re.compile(rb"([2-5][0-9][0-9])([ -]|$)(.*)", re.DOTALL)
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?:\s|$)")
@@ -47,47 +48,31 @@ class ReplyReader:
     """Incremental reply parser."""
 
     def __init__(self, *, max_line: int) -> None:
-        self._max_line = max_line
-        self._buffer = bytearray()
-        self._scanned = 0
+        self._input = LineBuffer(max_line=max_line, reference="RFC 5321 section 4.5.3.1.5")
         self._code: int | None = None
         self._lines: list[str] = []
         self.findings: list[Finding] = []
 
     def feed(self, data: bytes) -> None:
-        self._buffer += data
+        self._input.feed(data)
 
     @property
     def idle(self) -> bool:
         """Whether nothing of a reply is pending."""
-        return not self._buffer and self._code is None
+        return not self._input.buffer and self._code is None
 
     def take_rest(self) -> bytes:
         """Everything received and not parsed (for the STARTTLS injection check)."""
-        rest = bytes(self._buffer)
-        self._buffer.clear()
-        self._scanned = 0
-        return rest
+        return self._input.take_rest()
 
     def next_reply(self) -> Reply | None:
         """The next complete reply, or None until more octets arrive."""
         while True:
-            end = self._buffer.find(b"\n", self._scanned)
-            if end < 0:
-                if len(self._buffer) > self._max_line:
-                    raise RemoteProtocolError(
-                        f"reply line longer than {self._max_line} octets",
-                        line=bytes(self._buffer[:200]),
-                        reference="RFC 5321 section 4.5.3.1.5",
-                    )
-                self._scanned = len(self._buffer)
+            found = self._input.next_line()
+            if found is None:
                 return None
-            raw = bytes(self._buffer[:end])
-            del self._buffer[: end + 1]
-            self._scanned = 0
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
-            else:
+            raw, bare_lf = found
+            if bare_lf:
                 self.findings.append(
                     Finding(
                         id="smtp.bare-lf",
