@@ -135,8 +135,11 @@ class Connection(asyncio.Protocol):
         """The next line, with its line ending, at most ``limit`` octets.
 
         Raises :class:`LineTooLong` (after skipping the rest of the line),
-        :class:`ConnectionClosed` or :class:`IdleTimeout`.
+        :class:`ConnectionClosed` or :class:`IdleTimeout`. The whole line must
+        arrive within ``idle_timeout``: a client trickling one octet at a time
+        (slowloris) is timed out like a silent one.
         """
+        deadline = asyncio.get_running_loop().time() + self.idle_timeout
         searched = 0
         while True:
             end = self._buffer.find(b"\n", searched)
@@ -149,7 +152,7 @@ class Connection(asyncio.Protocol):
                 await self._skip_line()
                 raise LineTooLong(limit)
             searched = len(self._buffer)
-            await self._wait_for_data()
+            await self._wait_for_data(deadline)
 
     async def read_exactly(self, count: int) -> bytes:
         """Exactly ``count`` octets (a literal); the caller bounds ``count``.
@@ -198,14 +201,16 @@ class Connection(asyncio.Protocol):
             self._paused = False
             self._transport.resume_reading()
 
-    async def _wait_for_data(self) -> None:
+    async def _wait_for_data(self, deadline: float | None = None) -> None:
         if self._eof:
             raise ConnectionClosed("client closed the connection")
-        self._data_waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._data_waiter = loop.create_future()
+        wait = self.idle_timeout if deadline is None else max(0.0, deadline - loop.time())
         try:
-            await asyncio.wait_for(self._data_waiter, self.idle_timeout)
+            await asyncio.wait_for(self._data_waiter, wait)
         except TimeoutError:
-            raise IdleTimeout(f"no data for {self.idle_timeout:g} s") from None
+            raise IdleTimeout(f"no complete command within {self.idle_timeout:g} s") from None
         finally:
             self._data_waiter = None
 
@@ -221,10 +226,18 @@ class Connection(asyncio.Protocol):
             self._transport.write(data)
 
     async def drain(self) -> None:
-        """Wait until the transport's write buffer is below its high-water mark."""
+        """Wait until the transport's write buffer is below its high-water mark.
+
+        A client that stops reading would hold the session here forever; after
+        ``idle_timeout`` the connection is dropped instead.
+        """
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
-            await waiter
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), self.idle_timeout)
+            except TimeoutError:
+                self.abort()
+                raise IdleTimeout(f"client read nothing for {self.idle_timeout:g} s") from None
 
     async def start_tls(self, context: ssl.SSLContext, *, timeout: float) -> int:
         """Upgrade to TLS as the server; returns how many clear-text octets were discarded.

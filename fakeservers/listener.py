@@ -18,6 +18,10 @@ from typing import Any
 from fakeservers.config import Limits
 from fakeservers.connection import Connection
 
+#: Pending connections the kernel queues per endpoint (asyncio's default is 100): a
+#: burst of clients connecting at once is accepted, not retried after SYN timeouts.
+LISTEN_BACKLOG = 1024
+
 
 class Listener:
     """One bound endpoint of a fake server."""
@@ -101,6 +105,7 @@ async def listen_for_sessions(
         ssl=tls_context if implicit_tls else None,
         ssl_handshake_timeout=limits.tls_handshake_timeout if implicit_tls else None,
         start_serving=False,
+        backlog=LISTEN_BACKLOG,
     )
     listeners.append(Listener(server, name=name))
     await server.start_serving()

@@ -27,7 +27,7 @@ from typing import Any, AnyStr, cast
 from aiosmtpd.smtp import SMTP, Session, syntax
 
 from fakeservers.config import ServerConfig
-from fakeservers.listener import Listener
+from fakeservers.listener import LISTEN_BACKLOG, Listener
 from fakeservers.smtp.handler import SubmissionHandler
 from fakeservers.smtp.replies import with_enhanced_code
 from fakeservers.store import MailStore
@@ -131,6 +131,7 @@ async def start_smtp_server(
         ssl=tls_context if implicit_tls else None,
         ssl_handshake_timeout=limits.tls_handshake_timeout if implicit_tls else None,
         start_serving=False,
+        backlog=LISTEN_BACKLOG,
     )
     listeners.append(Listener(server, name="submissions" if implicit_tls else "submission"))
     await server.start_serving()
