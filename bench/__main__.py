@@ -7,12 +7,13 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import imap_fetch
+from bench import imap_fetch, smtp_submit
 from bench.harness import Result, machine, write_json
 
 #: name -> (function taking count and rounds, full-size count)
 BENCHMARKS: dict[str, tuple[Callable[..., list[Result]], int]] = {
     "imap-fetch": (imap_fetch.run, 2000),
+    "smtp-submit": (smtp_submit.run, 2000),
 }
 
 

@@ -21,8 +21,13 @@ def test_every_benchmark_runs_and_reports_ratios(tmp_path: Path) -> None:
     assert {"imaplib @ fake", "refclient @ fake"} <= set(peers)
     assert peers[fetch["baseline"]]["ratio_to_baseline"] == 1.0
     assert all(len(peer["rounds_s"]) == 1 for peer in peers.values())
+    submit = results[1]
+    assert {"smtplib -> fake", "smtplib -> aiosmtpd"} <= set(submit["peers"])
+    assert submit["baseline"] == "smtplib -> aiosmtpd"
     if missing_requirement() is None:
         assert {"imaplib @ dovecot", "refclient @ dovecot"} <= set(peers)
+        assert "smtplib -> postfix" in submit["peers"]
     else:
         assert "imaplib @ dovecot" not in peers
         assert fetch["notes"] == ["Dovecot not installed: no server comparison"]
+        assert submit["notes"] == ["Postfix not installed: no comparison with it"]
