@@ -462,7 +462,7 @@ def _is_name(text: str) -> bool:
 
 
 def _is_whole_reference(node: yaml.Node) -> bool:
-    if not isinstance(node, yaml.ScalarNode) or node.style is not None and node.value == "":
+    if not isinstance(node, yaml.ScalarNode) or (node.style is not None and node.value == ""):
         return False
     text = node.value
     return (
