@@ -1,25 +1,23 @@
-"""Load and validate scenario files before anything runs.
+"""Load and validate scenario files: every problem is named with file:line:column.
 
-Scenario files are YAML; a file holds one scenario or several documents
-separated by ``---``. The loader works on PyYAML's node graph (``compose``),
-not on plain objects, because nodes carry their position: every problem (a
-YAML syntax error, an unknown key, a wrong type, an unknown step, a missing
-field, a reference to a variable not defined before) becomes a
-:class:`ScenarioError` naming ``file:line:column``, with a "did you mean"
-suggestion from :func:`difflib.get_close_matches` where one is close.
-The command line maps it to exit code 2.
+Validation happens before anything runs: unknown keys, wrong types, unknown
+steps or arguments, bad choices, unknown matchers or error kinds, and
+references to variables that no earlier step defines. Each problem says where
+it is and, for a misspelling, what was probably meant ("did you mean ...").
+A file may hold several scenarios as YAML documents separated by ``---``.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from refclient.scenario import variables
 from refclient.scenario.matchers import MATCHERS
 from refclient.scenario.model import (
     Expectation,
@@ -31,9 +29,83 @@ from refclient.scenario.model import (
     ServerSection,
     Step,
 )
-from refclient.scenario.steps import ERROR_KINDS, STEP_MODIFIERS, STEPS, Arg, Kind
+from refclient.scenario.steps import ERROR_KINDS, STEP_MODIFIERS, STEPS, Kind
+from refclient.scenario.targets import ENDPOINT_NAMES
+from refclient.scenario.variables import BUILTINS, VariableError, parse_path, references
 
-SCENARIO_KEYS = (
+
+class ScenarioError(Exception):
+    """One or more problems in scenario files; ``str()`` lists them, one per line."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+def _hint(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Reader:
+    """Walks one YAML document's nodes, collecting problems with their locations."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[str] = []
+
+    def where(self, node: Node) -> Location:
+        mark = node.start_mark
+        return Location(file=self.file, line=mark.line + 1, column=mark.column + 1)
+
+    def problem(self, node: Node, message: str) -> None:
+        self.problems.append(f"{self.where(node)}: {message}")
+
+    @staticmethod
+    def value(node: Node) -> Any:
+        return SafeConstructor().construct_document(node)
+
+    def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]]:
+        if not isinstance(node, MappingNode):
+            self.problem(node, f"{what} must be a mapping")
+            return {}
+        found: dict[str, tuple[Node, Node]] = {}
+        for key, value in node.value:
+            name = str(self.value(key))
+            if name in found:
+                self.problem(key, f"duplicate key {name!r} in {what}")
+            found[name] = (key, value)
+        return found
+
+    def keys(self, found: dict[str, tuple[Node, Node]], allowed: Iterable[str], what: str) -> None:
+        allowed = list(allowed)
+        for name, (key, _value) in found.items():
+            if name not in allowed:
+                self.problem(key, f"unknown key {name!r} in {what}{_hint(name, allowed)}")
+
+    def typed(self, node: Node, kind: Kind, what: str) -> Any:
+        value = self.value(node)
+        if isinstance(value, str) and "$" in value:
+            return value  # a variable: checked when the step runs
+        ok = {
+            Kind.STRING: isinstance(value, str),
+            Kind.INTEGER: isinstance(value, int) and not isinstance(value, bool),
+            Kind.NUMBER: isinstance(value, int | float) and not isinstance(value, bool),
+            Kind.BOOLEAN: isinstance(value, bool),
+            Kind.STRINGS: isinstance(value, list) and all(isinstance(v, str) for v in value),
+            Kind.NUMBERS: isinstance(value, int | str)
+            or (isinstance(value, list) and all(isinstance(v, int) for v in value)),
+            Kind.MAPPING: isinstance(value, dict),
+            Kind.LIST: isinstance(value, list),
+            Kind.ANY: True,
+        }[kind]
+        if not ok:
+            article = "an" if kind.value[0] in "aeiou" else "a"
+            self.problem(node, f"{what} must be {article} {kind.value}, not {type(value).__name__}")
+        return value
+
+
+_TOP_KEYS = (
     "id",
     "title",
     "description",
@@ -46,478 +118,258 @@ SCENARIO_KEYS = (
     "timeout",
     "strict",
 )
-REQUIRED_SCENARIO_KEYS = ("id", "title", "steps")
-REQUIRES_KEYS = ("endpoints", "accounts", "capabilities", "targets", "fresh_accounts")
-SERVER_KEYS = ("profile", "seed", "mailboxes", "rules")
-ENDPOINTS = ("imap", "imaps", "pop3", "pop3s", "submission", "submissions")
-PROTOCOLS = ("imap", "pop3", "smtp")
-TARGET_KINDS = ("fake", "server")
-SUFFIXES = (".yaml", ".yml")
+_REQUIRES_KEYS = ("endpoints", "accounts", "capabilities", "targets", "fresh_accounts")
 
 
-class ScenarioError(Exception):
-    """An invalid scenario file; ``str()`` is ``file:line:column: message``."""
-
-    def __init__(self, message: str, location: Location | None = None) -> None:
-        super().__init__(f"{location}: {message}" if location else message)
-        self.message = message
-        self.location = location
-
-
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when a choice is close to ``word``, else ``""``."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _python_type(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    return f"{_value(node)!r}"
-
-
-def _value(node: yaml.Node) -> Any:
-    """The plain Python value of a node (YAML 1.1 safe types)."""
-    loader = yaml.SafeLoader("")
-    try:
-        return loader.construct_object(node, deep=True)
-    finally:
-        loader.dispose()
-
-
-class NodeReader:
-    """Typed access to the nodes of one file, every error with its position."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-
-    def at(self, node: yaml.Node) -> Location:
-        mark = node.start_mark
-        return Location(file=self.file, line=mark.line + 1, column=mark.column + 1)
-
-    def error(self, node: yaml.Node, message: str) -> ScenarioError:
-        return ScenarioError(message, self.at(node))
-
-    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        """Key -> (key node, value node); duplicate and non-string keys are errors."""
-        if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, f"{what} must be a mapping, not {_python_type(node)}")
-        items: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            key = _value(key_node)
-            if not isinstance(key, str):
-                raise self.error(key_node, f"keys of {what} must be strings, not {key!r}")
-            if key in items:
-                raise self.error(key_node, f"duplicate key {key!r} in {what}")
-            items[key] = (key_node, value_node)
-        return items
-
-    def check_keys(
-        self,
-        items: Mapping[str, tuple[yaml.Node, yaml.Node]],
-        allowed: Sequence[str],
-        what: str,
-        *,
-        required: Sequence[str] = (),
-        node: yaml.Node,
-    ) -> None:
-        for key, (key_node, _) in items.items():
-            if key not in allowed:
-                raise self.error(key_node, f"unknown key {key!r} in {what}{suggest(key, allowed)}")
-        for key in required:
-            if key not in items:
-                raise self.error(node, f"{what} is missing the required key {key!r}")
-
-    def scalar(self, node: yaml.Node, types: tuple[type, ...], what: str, expected: str) -> Any:
-        value = _value(node) if isinstance(node, yaml.ScalarNode) else None
-        if (
-            value is None
-            or not isinstance(value, types)
-            or (isinstance(value, bool) and bool not in types)
-        ):
-            raise self.error(node, f"{what} must be {expected}, not {_python_type(node)}")
-        return value
-
-    def string(self, node: yaml.Node, what: str) -> str:
-        value: str = self.scalar(node, (str,), what, "a string")
-        return value
-
-    def integer(self, node: yaml.Node, what: str) -> int:
-        value: int = self.scalar(node, (int,), what, "an integer")
-        return value
-
-    def number(self, node: yaml.Node, what: str) -> float:
-        value: float = self.scalar(node, (int, float), what, "a number")
-        return float(value)
-
-    def boolean(self, node: yaml.Node, what: str) -> bool:
-        value: bool = self.scalar(node, (bool,), what, "true or false")
-        return value
-
-    def strings(
-        self, node: yaml.Node, what: str, *, choices: Sequence[str] = ()
-    ) -> tuple[str, ...]:
-        """A list of strings (a single string is a list of one)."""
-        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        result = []
-        for item in items:
-            text = self.string(item, f"each item of {what}")
-            if choices and text not in choices:
-                raise self.error(
-                    item,
-                    f"unknown value {text!r} in {what}{suggest(text, choices)}; "
-                    f"known: {', '.join(choices)}",
+def _requires(reader: _Reader, node: Node) -> Requires:
+    found = reader.mapping(node, "requires")
+    reader.keys(found, _REQUIRES_KEYS, "requires")
+    endpoints: list[str] = []
+    if "endpoints" in found:
+        endpoints = reader.typed(found["endpoints"][1], Kind.STRINGS, "requires.endpoints") or []
+        for name in endpoints:
+            if name not in ENDPOINT_NAMES:
+                reader.problem(
+                    found["endpoints"][1],
+                    f"unknown endpoint {name!r}{_hint(name, ENDPOINT_NAMES)}",
                 )
-            result.append(text)
-        return tuple(result)
-
-
-class _ScenarioBuilder:
-    """Builds one :class:`Scenario` from its document node."""
-
-    def __init__(self, reader: NodeReader) -> None:
-        self.r = reader
-        self.defined: set[str] = set(variables.BUILTINS)
-
-    def build(self, node: yaml.Node) -> Scenario:
-        r = self.r
-        items = r.mapping(node, "a scenario")
-        r.check_keys(items, SCENARIO_KEYS, "a scenario", required=REQUIRED_SCENARIO_KEYS, node=node)
-
-        def get(key: str) -> yaml.Node | None:
-            return items[key][1] if key in items else None
-
-        id_node, title_node, steps_node = get("id"), get("title"), get("steps")
-        assert id_node is not None and title_node is not None and steps_node is not None
-        scenario_id = r.string(id_node, "id")
-        if not scenario_id or any(ch.isspace() for ch in scenario_id):
-            raise r.error(id_node, "id must be a non-empty word without spaces")
-        steps = self.steps(steps_node, "steps")
-        if not steps:
-            raise r.error(steps_node, "steps must not be empty")
-        cleanup_node = get("cleanup")
-        optional = {
-            "description": lambda n: r.string(n, "description"),
-            "tags": lambda n: r.strings(n, "tags"),
-            "rfc": lambda n: r.strings(n, "rfc"),
-            "timeout": lambda n: r.number(n, "timeout"),
-            "strict": lambda n: r.boolean(n, "strict"),
-            "requires": self.requires,
-            "server": self.server,
-        }
-        extra = {key: convert(items[key][1]) for key, convert in optional.items() if key in items}
-        return Scenario(
-            id=scenario_id,
-            title=r.string(title_node, "title"),
-            steps=steps,
-            cleanup=self.steps(cleanup_node, "cleanup") if cleanup_node is not None else (),
-            location=r.at(node),
-            **extra,
-        )
-
-    def requires(self, node: yaml.Node) -> Requires:
-        r = self.r
-        items = r.mapping(node, "requires")
-        r.check_keys(items, REQUIRES_KEYS, "requires", node=node)
-        values: dict[str, Any] = {}
-        for key, (_, value) in items.items():
-            if key == "endpoints":
-                values[key] = r.strings(value, "requires.endpoints", choices=ENDPOINTS)
-            elif key == "targets":
-                values[key] = r.strings(value, "requires.targets", choices=TARGET_KINDS)
-            elif key == "accounts":
-                values[key] = r.integer(value, "requires.accounts")
-            elif key == "fresh_accounts":
-                values[key] = r.boolean(value, "requires.fresh_accounts")
-            else:
-                capabilities = r.mapping(value, "requires.capabilities")
-                r.check_keys(capabilities, PROTOCOLS, "requires.capabilities", node=value)
-                values[key] = {
-                    protocol: tuple(c.upper() for c in r.strings(v, f"capabilities.{protocol}"))
-                    for protocol, (_, v) in capabilities.items()
-                }
-        return Requires(**values)
-
-    def server(self, node: yaml.Node) -> ServerSection:
-        r = self.r
-        items = r.mapping(node, "server")
-        r.check_keys(items, SERVER_KEYS, "server", node=node)
-        profile = items.get("profile")
-        return ServerSection(
-            profile=r.string(profile[1], "server.profile") if profile else None,
-            extra={key: _value(value) for key, (_, value) in items.items() if key != "profile"},
-        )
-
-    # -- steps ----------------------------------------------------------------------
-
-    def steps(self, node: yaml.Node, what: str) -> tuple[Step, ...]:
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.r.error(node, f"{what} must be a list of steps, not {_python_type(node)}")
-        return tuple(self.step(item) for item in node.value)
-
-    def step(self, node: yaml.Node) -> Step:
-        r = self.r
-        if isinstance(node, yaml.ScalarNode) and isinstance(_value(node), str):
-            # A step without arguments may be written as its bare name.
-            node = yaml.MappingNode(
-                "tag:yaml.org,2002:map",
-                [(node, yaml.ScalarNode("tag:yaml.org,2002:null", "", node.start_mark))],
-                node.start_mark,
-                node.end_mark,
-            )
-        items = r.mapping(node, "a step")
-        actions = [key for key in items if key not in STEP_MODIFIERS]
-        if not actions and list(items) == ["expect"]:
-            actions = ["expect"]  # a check of variables on its own
-            items = {"expect": items["expect"]}
-        for key in actions:
-            if key not in STEPS:
-                choices = [*STEPS, *STEP_MODIFIERS]
-                raise r.error(items[key][0], f"unknown step {key!r}{suggest(key, choices)}")
-        if not actions:
-            raise r.error(node, "a step needs an action, e.g. 'imap.connect:'")
-        if len(actions) > 1:
-            raise r.error(items[actions[1]][0], f"one action per step, got {', '.join(actions)}")
-        action = actions[0]
-        args = self.arguments(action, items[action][1])
-        has_expect = "expect" in items and action != "expect"
-        expect = self.expectations(items["expect"][1]) if has_expect else ()
-        error = self.expected_error(items["error"][1]) if "error" in items else None
-        capture = self.capture(items["capture"][1]) if "capture" in items else {}
-        self.define(action, args)
-        self.defined.update(capture)
-        return Step(
-            action=action,
-            args=args,
-            expect=expect,
-            capture=capture,
-            error=error,
-            location=r.at(node),
-        )
-
-    def define(self, action: str, args: Mapping[str, Any]) -> None:
-        if action == "set":
-            self.defined.update(args)
-        elif action == "message":
-            self.defined.add(args["name"])
-
-    def arguments(self, action: str, node: yaml.Node) -> dict[str, Any]:
-        r = self.r
-        if isinstance(node, yaml.ScalarNode) and _value(node) is None:
-            node = yaml.MappingNode("tag:yaml.org,2002:map", [], node.start_mark, node.end_mark)
-        what = f"the arguments of {action}"
-        items = r.mapping(node, what)
-        if action == "expect":
-            return {"checks": self.expectations(node)}
-        if action == "set":
-            for key, (key_node, value_node) in items.items():
-                if not _is_name(key):
-                    raise r.error(key_node, f"{key!r} is not a variable name")
-                self.check_references(value_node)
-            return {key: _value(value) for key, (_, value) in items.items()}
-        spec = STEPS[action]
-        r.check_keys(items, list(spec.args), what, node=node)
-        args: dict[str, Any] = {}
-        for name, arg in spec.args.items():
-            if name in items:
-                args[name] = self.argument(f"{action} {name}", arg, items[name][1])
-            elif arg.required:
-                raise r.error(node, f"{action} is missing the required argument {name!r}")
-        if action == "message" and not _is_name(args["name"]):
-            raise r.error(items["name"][1], f"{args['name']!r} is not a variable name")
-        return args
-
-    def argument(self, what: str, arg: Arg, node: yaml.Node) -> Any:
-        r = self.r
-        self.check_references(node)
-        if _is_whole_reference(node):
-            return _value(node)  # typed when substituted, at run time
-        checks = {
-            Kind.STRING: lambda: r.string(node, what),
-            Kind.INTEGER: lambda: r.integer(node, what),
-            Kind.NUMBER: lambda: r.number(node, what),
-            Kind.BOOLEAN: lambda: r.boolean(node, what),
-            Kind.STRINGS: lambda: list(r.strings(node, what)),
-            Kind.NUMBERS: lambda: self.numbers(node, what),
-            Kind.MAPPING: lambda: {k: _value(v) for k, (_, v) in r.mapping(node, what).items()},
-            Kind.LIST: lambda: self.sequence(node, what),
-            Kind.ANY: lambda: _value(node),
-        }
-        value = checks[arg.kind]()
-        if arg.choices and value not in arg.choices:
-            raise r.error(
-                node,
-                f"{what} must be one of {', '.join(arg.choices)}, not {value!r}"
-                f"{suggest(str(value), arg.choices)}",
-            )
-        return value
-
-    def numbers(self, node: yaml.Node, what: str) -> Any:
-        value = _value(node)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return [value]
-        if isinstance(value, str):
-            return value
-        if isinstance(value, list) and all(
-            isinstance(item, int | str) and not isinstance(item, bool) for item in value
-        ):
-            return value
-        raise self.r.error(node, f"{what} must be a number, a list or a set like 1:*")
-
-    def sequence(self, node: yaml.Node, what: str) -> list[Any]:
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.r.error(node, f"{what} must be a list, not {_python_type(node)}")
-        return list(_value(node))
-
-    def check_references(self, node: yaml.Node) -> None:
-        """Every ``$reference`` in the node names a variable defined before this point."""
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                self.check_references(key)
-                self.check_references(value)
-        elif isinstance(node, yaml.SequenceNode):
-            for item in node.value:
-                self.check_references(item)
-        elif isinstance(node, yaml.ScalarNode) and isinstance(_value(node), str):
-            self.check_text(node, node.value)
-
-    def check_text(self, node: yaml.Node, text: str) -> None:
-        try:
-            paths = list(variables.references(text))
-        except variables.VariableError as exc:
-            raise self.r.error(node, str(exc)) from None
-        for path in paths:
-            root, _ = variables.parse_path(path)
-            if root not in self.defined:
-                hint = suggest(root, sorted(self.defined))
-                raise self.r.error(node, f"undefined variable ${root}{hint}")
-
-    # -- expectations -----------------------------------------------------------------
-
-    def expectations(self, node: yaml.Node) -> tuple[Expectation, ...]:
-        items = self.r.mapping(node, "expect")
-        result = []
-        for path, (key_node, value_node) in items.items():
-            self.check_path(key_node, path.removeprefix("$"), variable=path.startswith("$"))
-            result.append(
-                Expectation(
-                    path=path,
-                    matchers=self.matchers(value_node),
-                    location=self.r.at(key_node),
-                )
-            )
-        return tuple(result)
-
-    def check_path(self, node: yaml.Node, path: str, *, variable: bool) -> None:
-        try:
-            root, _ = variables.parse_path(path)
-        except variables.VariableError as exc:
-            raise self.r.error(node, str(exc)) from None
-        if variable and root not in self.defined:
-            raise self.r.error(node, f"undefined variable ${root}{suggest(root, self.defined)}")
-
-    def matchers(self, node: yaml.Node) -> tuple[Matcher, ...]:
-        r = self.r
-        self.check_references(node)
-        if not isinstance(node, yaml.MappingNode):
-            return (Matcher(op="equals", operand=_value(node), location=r.at(node)),)
-        items = r.mapping(node, "a matcher")
-        r.check_keys(items, list(MATCHERS), "a matcher", node=node)
-        return tuple(
-            Matcher(op=op, operand=_value(value), location=r.at(key))
-            for op, (key, value) in items.items()
-        )
-
-    def expected_error(self, node: yaml.Node) -> ExpectedError:
-        r = self.r
-        if isinstance(node, yaml.MappingNode):
-            items = r.mapping(node, "error")
-            r.check_keys(items, ("kind", "message"), "error", required=("kind",), node=node)
-            kind_node = items["kind"][1]
-            message = r.string(items["message"][1], "error.message") if "message" in items else None
-        else:
-            kind_node, message = node, None
-        kind = r.string(kind_node, "error kind")
-        if kind not in ERROR_KINDS:
-            raise r.error(kind_node, f"unknown error kind {kind!r}{suggest(kind, ERROR_KINDS)}")
-        return ExpectedError(kind=kind, message=message)
-
-    def capture(self, node: yaml.Node) -> dict[str, str]:
-        r = self.r
-        items = r.mapping(node, "capture")
-        captured = {}
-        for name, (key_node, value_node) in items.items():
-            if not _is_name(name):
-                raise r.error(key_node, f"{name!r} is not a variable name")
-            path = r.string(value_node, f"capture {name}")
-            self.check_path(value_node, path, variable=False)
-            captured[name] = path
-        return captured
-
-
-def _is_name(text: str) -> bool:
-    return text.isidentifier() and text not in variables.BUILTINS
-
-
-def _is_whole_reference(node: yaml.Node) -> bool:
-    if not isinstance(node, yaml.ScalarNode) or (node.style is not None and node.value == ""):
-        return False
-    text = node.value
-    return (
-        isinstance(_value(node), str)
-        and text.startswith("$")
-        and not text.startswith("$$")
-        and (len(list(variables.references(text))) == 1 and " " not in text)
+    accounts = (
+        reader.typed(found["accounts"][1], Kind.INTEGER, "requires.accounts")
+        if ("accounts" in found)
+        else 0
+    )
+    targets = (
+        reader.typed(found["targets"][1], Kind.STRINGS, "requires.targets")
+        if ("targets" in found)
+        else []
+    )
+    capabilities: dict[str, tuple[str, ...]] = {}
+    if "capabilities" in found:
+        raw = reader.typed(found["capabilities"][1], Kind.MAPPING, "requires.capabilities")
+        capabilities = {str(k): tuple(v or ()) for k, v in (raw or {}).items()}
+    return Requires(
+        endpoints=tuple(endpoints),
+        accounts=accounts if isinstance(accounts, int) else 0,
+        capabilities=capabilities,
+        targets=tuple(targets or ()),
+        fresh_accounts=bool(
+            found.get("fresh_accounts", (None, None))[1]
+            and reader.value(found["fresh_accounts"][1])
+        ),
     )
 
 
-# -- entry points -----------------------------------------------------------------------
+def _expectations(reader: _Reader, node: Node) -> tuple[Expectation, ...]:
+    expectations = []
+    for path, (key, value) in reader.mapping(node, "expect").items():
+        where = reader.where(key)
+        if isinstance(value, MappingNode):
+            checks = {str(reader.value(k)): (k, v) for k, v in value.value}
+        else:
+            checks = {"equals": (key, value)}
+        matchers = []
+        for name, (name_node, operand) in checks.items():
+            if name not in MATCHERS:
+                reader.problem(name_node, f"unknown matcher {name!r}{_hint(name, MATCHERS)}")
+                continue
+            matchers.append(Matcher(op=name, operand=reader.value(operand), location=where))
+        expectations.append(Expectation(path=path, matchers=tuple(matchers), location=where))
+    return tuple(expectations)
+
+
+def _error(reader: _Reader, node: Node) -> ExpectedError:
+    if isinstance(node, ScalarNode):
+        kind, message = str(reader.value(node)), None
+    else:
+        found = reader.mapping(node, "error")
+        reader.keys(found, ("kind", "message"), "error")
+        kind = str(reader.value(found["kind"][1])) if "kind" in found else "any"
+        message = str(reader.value(found["message"][1])) if "message" in found else None
+    if kind not in ERROR_KINDS:
+        reader.problem(node, f"unknown error kind {kind!r}{_hint(kind, ERROR_KINDS)}")
+    return ExpectedError(kind=kind, message=message)
+
+
+def _check_references(reader: _Reader, node: Node, value: Any, defined: set[str]) -> None:
+    texts = [value] if isinstance(value, str) else []
+    if isinstance(value, list | dict):
+        texts = [str(v) for v in (value.values() if isinstance(value, dict) else value)]
+    for text in texts:
+        try:
+            for path in references(text):
+                root, _segments = parse_path(path)
+                if root not in defined:
+                    reader.problem(
+                        node, f"undefined variable ${root}{_hint(root, sorted(defined))}"
+                    )
+        except VariableError as exc:
+            reader.problem(node, str(exc))
+
+
+def _step(reader: _Reader, node: Node, defined: set[str]) -> Step | None:
+    found = reader.mapping(node, "a step")
+    actions = [name for name in found if name not in STEP_MODIFIERS]
+    if not actions and list(found) == ["expect"]:
+        actions = ["expect"]  # the ``expect`` step: checks on variables only
+    if len(actions) != 1:
+        reader.problem(node, f"a step needs exactly one action, found {actions or 'none'}")
+        return None
+    action = actions[0]
+    key, args_node = found[action]
+    spec = STEPS.get(action)
+    if spec is None:
+        reader.problem(key, f"unknown step {action!r}{_hint(action, STEPS)}")
+        return None
+    args: dict[str, Any] = {}
+    if not (isinstance(args_node, ScalarNode) and reader.value(args_node) is None):
+        arg_nodes = reader.mapping(args_node, f"the arguments of {action}")
+        free = action in ("set", "expect")
+        if not free:
+            reader.keys(arg_nodes, spec.args, f"{action}")
+        for name, (_k, value_node) in arg_nodes.items():
+            arg = spec.args.get(name)
+            value = (
+                reader.typed(value_node, arg.kind, f"{action}.{name}")
+                if arg
+                else (reader.value(value_node))
+            )
+            if (
+                arg
+                and arg.choices
+                and isinstance(value, str)
+                and "$" not in value
+                and (value not in arg.choices)
+            ):
+                reader.problem(
+                    value_node,
+                    f"{action}.{name} must be one of {', '.join(arg.choices)}"
+                    f"{_hint(value, arg.choices)}",
+                )
+            _check_references(reader, value_node, value, defined)
+            args[name] = value
+        if action == "expect":
+            for name, (k, _v) in arg_nodes.items():
+                _check_references(reader, k, "$" + name.removeprefix("$"), defined)
+    for name, arg in spec.args.items():
+        if arg.required and name not in args:
+            reader.problem(key, f"{action} needs the argument {name!r}")
+    if action == "set":
+        defined.update(args)
+    if action == "message" and isinstance(args.get("name"), str):
+        defined.add(args["name"])
+    capture: dict[str, str] = {}
+    if "capture" in found:
+        raw = reader.typed(found["capture"][1], Kind.MAPPING, "capture") or {}
+        capture = {str(k): str(v) for k, v in raw.items()}
+        defined.update(capture)
+    return Step(
+        action=action,
+        args=args,
+        expect=_expectations(reader, found["expect"][1])
+        if "expect" in found and action != "expect"
+        else (),
+        capture=capture,
+        error=_error(reader, found["error"][1]) if "error" in found else None,
+        location=reader.where(key),
+    )
+
+
+def _steps(reader: _Reader, node: Node, what: str, defined: set[str]) -> tuple[Step, ...]:
+    if not isinstance(node, SequenceNode):
+        reader.problem(node, f"{what} must be a list of steps")
+        return ()
+    steps = [_step(reader, item, defined) for item in node.value]
+    return tuple(step for step in steps if step is not None)
+
+
+def _scenario(reader: _Reader, node: Node) -> Scenario | None:
+    found = reader.mapping(node, "a scenario")
+    if not found:
+        return None
+    reader.keys(found, _TOP_KEYS, "a scenario")
+    for required in ("id", "title", "steps"):
+        if required not in found:
+            reader.problem(node, f"a scenario needs {required!r}")
+    if "steps" not in found:
+        return None
+    defined = set(BUILTINS)
+    text = {
+        name: str(reader.typed(found[name][1], Kind.STRING, name))
+        for name in ("id", "title", "description")
+        if name in found
+    }
+    lists = {
+        name: tuple(reader.typed(found[name][1], Kind.STRINGS, name) or ())
+        for name in ("tags", "rfc")
+        if name in found
+    }
+    steps = _steps(reader, found["steps"][1], "steps", defined)
+    cleanup = _steps(reader, found["cleanup"][1], "cleanup", defined) if "cleanup" in found else ()
+    server = ServerSection()
+    if "server" in found:
+        section = reader.mapping(found["server"][1], "server")
+        profile = section.get("profile")
+        server = ServerSection(
+            profile=str(reader.value(profile[1])) if profile else None,
+            extra={k: reader.value(v) for k, (_, v) in section.items() if k != "profile"},
+        )
+    timeout = (
+        reader.typed(found["timeout"][1], Kind.NUMBER, "timeout") if "timeout" in found else 60
+    )
+    return Scenario(
+        id=text.get("id", "?"),
+        title=text.get("title", ""),
+        description=text.get("description", ""),
+        tags=lists.get("tags", ()),
+        rfc=lists.get("rfc", ()),
+        requires=_requires(reader, found["requires"][1]) if "requires" in found else Requires(),
+        server=server,
+        steps=steps,
+        cleanup=cleanup,
+        timeout=float(timeout) if isinstance(timeout, int | float) else 60.0,
+        strict=bool(reader.value(found["strict"][1])) if "strict" in found else False,
+        location=reader.where(node),
+    )
 
 
 def load_text(text: str, *, file: str = "<string>") -> list[Scenario]:
-    """The scenarios of one YAML text (a stream of documents)."""
-    reader = NodeReader(file)
+    """Every scenario in ``text``; raises :class:`ScenarioError` listing all problems."""
+    reader = _Reader(file)
     try:
         documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        location = Location(file=file, line=mark.line + 1, column=mark.column + 1) if mark else None
-        raise ScenarioError(f"YAML syntax error: {exc.problem or exc.context}", location) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"YAML error: {exc}", Location(file=file, line=1, column=1)) from None
-    return [_ScenarioBuilder(reader).build(node) for node in documents if node is not None]
-
-
-def scenario_files(paths: Iterable[Path]) -> list[Path]:
-    """The scenario files named by ``paths``: files as given, directories searched recursively."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise ScenarioError(f"{path}: no such file or directory")
-    return files
+        mark = exc.problem_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        raise ScenarioError([f"{where}: YAML syntax error: {exc.problem}"]) from None
+    scenarios = [s for doc in documents if doc is not None if (s := _scenario(reader, doc))]
+    if reader.problems:
+        raise ScenarioError(reader.problems)
+    return scenarios
 
 
 def load_paths(paths: Iterable[Path]) -> list[Scenario]:
-    """Load and validate every scenario under ``paths``; ids must be unique."""
+    """Every scenario in the files and folders (``*.yaml``, ``*.yml``), all checked first."""
+    problems: list[str] = []
     scenarios: list[Scenario] = []
+    for path in paths:
+        files = sorted([*path.rglob("*.yaml"), *path.rglob("*.yml")]) if path.is_dir() else [path]
+        if not files:
+            problems.append(f"{path}: no scenario files")
+        for file in files:
+            try:
+                scenarios += load_text(file.read_text(encoding="utf-8"), file=str(file))
+            except OSError as exc:
+                problems.append(f"{file}: {exc}")
+            except ScenarioError as exc:
+                problems += exc.problems
     seen: dict[str, Location] = {}
-    for file in scenario_files(paths):
-        try:
-            text = file.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ScenarioError(f"{file}: not UTF-8: {exc}") from None
-        for scenario in load_text(text, file=str(file)):
-            if scenario.id in seen:
-                raise ScenarioError(
-                    f"duplicate scenario id {scenario.id!r} (first at {seen[scenario.id]})",
-                    scenario.location,
-                )
-            seen[scenario.id] = scenario.location
-            scenarios.append(scenario)
+    for scenario in scenarios:
+        if scenario.id in seen:
+            problems.append(
+                f"{scenario.location}: duplicate scenario id {scenario.id!r} "
+                f"(first at {seen[scenario.id]})"
+            )
+        seen.setdefault(scenario.id, scenario.location)
+    if problems:
+        raise ScenarioError(problems)
     return scenarios

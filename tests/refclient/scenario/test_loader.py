@@ -1,43 +1,99 @@
-"""The scenario loader: valid files load; each kind of invalid file fails at file:line:column."""
+"""Invalid scenario files get precise errors (file:line:column, a suggestion); valid ones load."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from refclient.scenario import ScenarioError, load_text
+from refclient.cli.run import bundled_scenarios
+from refclient.scenario.loader import ScenarioError, load_paths, load_text
 
-VALID = """\
-id: greeting
-title: A greeting
+VALID = """
+id: ok
+title: fine
+tags: [imap]
+requires: {endpoints: [imaps], accounts: 1}
 steps:
-  - wire.connect: {endpoint: imaps}
-    expect: {greeting: {matches: OK}}
-    capture: {first: greeting}
-  - expect: {$first: {contains: OK}}
+  - imap.connect: {endpoint: imaps}
+    capture: {caps: capabilities}
+  - expect:
+      $caps: {contains: IMAP4REV1}
+cleanup:
+  - imap.logout: {}
 """
 
 
-def test_valid_scenario_loads() -> None:
+def problems(text: str) -> list[str]:
+    with pytest.raises(ScenarioError) as failure:
+        load_text(text, file="s.yaml")
+    return failure.value.problems
+
+
+def test_a_valid_scenario_loads_with_locations() -> None:
     (scenario,) = load_text(VALID, file="s.yaml")
-    assert scenario.id == "greeting"
-    assert [step.action for step in scenario.steps] == ["wire.connect", "expect"]
-    assert scenario.steps[0].capture == {"first": "greeting"}
+    assert scenario.id == "ok" and scenario.requires.endpoints == ("imaps",)
+    assert [step.action for step in scenario.steps] == ["imap.connect", "expect"]
+    assert str(scenario.steps[0].location) == "s.yaml:7:5"
+    assert scenario.cleanup[0].action == "imap.logout"
+
+
+HEAD = "id: a\ntitle: b\n"
+
+
+def steps(*lines: str) -> str:
+    return HEAD + "steps:\n" + "".join(f"{line}\n" for line in lines)
 
 
 @pytest.mark.parametrize(
-    ("text", "where", "message"),
+    ("text", "expected"),
     [
-        ("id: a\ntitle: b\nstep: []\n", "s.yaml:3:1", "did you mean 'steps'"),
-        ("id: a\ntitle: b\nsteps:\n  - wire.conect: {}\n", "s.yaml:4:5", "did you mean"),
-        ("id: a\ntitle: b\nsteps:\n  - wire.connect: {endpoint: 3}\n", "s.yaml:4:30", "string"),
-        ("id: a\ntitle: b\nsteps:\n  - wire.connect: {}\n", "s.yaml:4:19", "required"),
-        ("id: a\ntitle: b\nsteps:\n  - wire.command: {line: $x}\n", "s.yaml:4:26", "$x"),
-        ("id: [a\n", "s.yaml:2:1", "YAML syntax error"),
-        ("title: b\nsteps: []\n", "s.yaml:1:1", "'id'"),
+        (HEAD + "step: []\n", "s.yaml:3:1: unknown key 'step' in a scenario (did you mean 'steps'"),
+        (steps("  - imap.conect: {}"), "s.yaml:4:5: unknown step 'imap.conect' (did you mean"),
+        (steps("  - imap.connect: {endpont: imaps}"), "s.yaml:4:20: unknown key 'endpont'"),
+        (steps("  - imap.connect: {endpoint: imapz}"), "s.yaml:4:30: imap.connect.endpoint must"),
+        (steps("  - pop3.top: {number: one}"), "s.yaml:4:24: pop3.top.number must be an integer"),
+        (steps("  - pop3.retr: {}"), "s.yaml:4:5: pop3.retr needs the argument 'number'"),
+        (steps("  - imap.login: {password: $pasword}"), "s.yaml:4:28: undefined variable $pasword"),
+        (
+            steps("  - imap.noop: {}", "    expect: {x: {contain: 1}}"),
+            "s.yaml:5:18: unknown matcher 'contain' (did you mean 'contains'?)",
+        ),
+        (
+            steps("  - imap.noop: {}", "    error: auth-failed"),
+            "s.yaml:5:12: unknown error kind 'auth-failed'",
+        ),
+        (
+            HEAD + "requires: {endpoints: [imapss]}\nsteps: []\n",
+            "s.yaml:3:23: unknown endpoint 'imapss'",
+        ),
+        ("title: b\nsteps: []\n", "s.yaml:1:1: a scenario needs 'id'"),
+        (
+            steps("  - imap.noop: {}", "    imap.list: {}"),
+            "s.yaml:4:5: a step needs exactly one action",
+        ),
+        ("id: a\ntitle: [b\n", "s.yaml:3:1: YAML syntax error"),
     ],
 )
-def test_invalid_files_fail_with_position(text: str, where: str, message: str) -> None:
-    with pytest.raises(ScenarioError) as caught:
-        load_text(text, file="s.yaml")
-    assert str(caught.value).startswith(where + ": ")
-    assert message in str(caught.value)
+def test_each_kind_of_mistake_is_located_and_explained(text: str, expected: str) -> None:
+    found = problems(text)
+    assert any(problem.startswith(expected) for problem in found), found
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = "id: a\ntitle: b\nsteps:\n  - imap.conect: {}\n  - pop3.retr: {}\n"
+    assert len(problems(text)) == 2
+
+
+def test_duplicate_ids_across_files(tmp_path: Path) -> None:
+    (tmp_path / "one.yaml").write_text(VALID, encoding="utf-8")
+    (tmp_path / "two.yaml").write_text(VALID, encoding="utf-8")
+    with pytest.raises(ScenarioError, match="duplicate scenario id 'ok'"):
+        load_paths([tmp_path])
+
+
+def test_the_bundled_library_loads() -> None:
+    scenarios = load_paths([bundled_scenarios()])
+    assert len(scenarios) >= 50
+    assert len({s.id for s in scenarios}) == len(scenarios)
+    assert {"imap", "pop3", "smtp", "roundtrip"} <= {tag for s in scenarios for tag in s.tags}
