@@ -261,7 +261,7 @@ def _split_multipart(
     """
     delimiter = re.compile(
         rb"\r?\n--"
-        + re.escape(boundary.encode("ascii", "surrogateescape"))
+        + re.escape(boundary.encode("utf-8", "surrogateescape"))  # may hold U+FFFD
         + rb"(--)?[ \t]*(?:\r?\n|\Z)"
     )
     # Let a delimiter on the very first body line match, using the header's blank line.
