@@ -27,7 +27,7 @@ from refclient import errors
 from refclient.findings import Finding, Severity
 from refclient.protocol.errors import LocalProtocolError, RemoteProtocolError
 from refclient.session.options import ClientOptions
-from refclient.tls import client_context
+from refclient.tls import check_alpn, client_context
 from refclient.transcript import Transcript
 from refclient.transport.stream import InjectedBytes, Stream, TLSInfo
 from refclient.urls import Security, ServerURL
@@ -69,10 +69,14 @@ class Session:
         """What TLS negotiated, or None on a clear-text connection."""
         return self._stream.tls if self._stream else self._last_tls
 
+    @property
+    def alpn_offered(self) -> tuple[str, ...]:
+        """The ALPN ids this session offers (``imap``/``pop3``; SMTP has none registered)."""
+        return (self.url.protocol,) if self.options.alpn and self.url.protocol != "smtp" else ()
+
     def ssl_context(self) -> ssl.SSLContext:
         """The client context of this session (the one TLS policy, :mod:`refclient.tls`)."""
-        alpn = (self.url.protocol,) if self.options.alpn and self.url.protocol != "smtp" else ()
-        return _shared_context(self.options.ca_file, self.options.verify, alpn)
+        return _shared_context(self.options.ca_file, self.options.verify, self.alpn_offered)
 
     # -- errors -----------------------------------------------------------------------
 
@@ -136,6 +140,8 @@ class Session:
                 server_hostname=self.url.host,
                 timeout=self.options.connect_timeout,
             )
+            if self._stream.tls is not None:
+                check_alpn(self.alpn_offered, self._stream.tls.alpn)
             return self._stream
 
     async def read(self) -> bytes:
@@ -147,11 +153,13 @@ class Session:
 
     async def upgrade_tls(self) -> TLSInfo:
         """TLS handshake after a positive STARTTLS/STLS reply (RFC 2595, RFC 3207)."""
-        return await self.stream.start_tls(
+        info = await self.stream.start_tls(
             self.ssl_context(),
             server_hostname=self.url.host,
             timeout=self.options.connect_timeout,
         )
+        check_alpn(self.alpn_offered, info.alpn)  # ALPACA: refuse an id we did not offer
+        return info
 
     # -- rules shared by the three protocols ----------------------------------------
 
