@@ -2,8 +2,10 @@
 
 A command becomes a list of *chunks*: the first is sent at once; each later
 one is sent after the server's ``+`` continuation for the synchronizing
-literal that ends the chunk before it (RFC 3501 section 7.5). With LITERAL+
-(RFC 7888) every literal is non-synchronizing and the command is one chunk.
+literal that ends the chunk before it (RFC 3501 section 7.5). A literal of at
+most ``non_sync_limit`` octets is written non-synchronizing instead
+(``{n+}``, RFC 7888: any size with LITERAL+, up to 4096 octets with
+LITERAL-; -1 when the server offers neither) and needs no continuation.
 """
 
 from __future__ import annotations
@@ -36,21 +38,21 @@ Argument = Atom | Literal | str | bytes | int | Sequence["Argument"]
 
 
 def encode_command(
-    tag: str, name: str, arguments: Iterable[Argument], *, literal_plus: bool
+    tag: str, name: str, arguments: Iterable[Argument], *, non_sync_limit: int = -1
 ) -> list[bytes]:
     """The chunks of one command line, CRLF included in the last."""
     chunks: list[bytes] = []
     current = bytearray(tag.encode("ascii") + b" " + name.encode("ascii"))
     for argument in arguments:
         current += b" "
-        _encode(argument, current, chunks, literal_plus=literal_plus)
+        _encode(argument, current, chunks, non_sync_limit=non_sync_limit)
     current += b"\r\n"
     chunks.append(bytes(current))
     return chunks
 
 
 def _encode(
-    argument: Argument, current: bytearray, chunks: list[bytes], *, literal_plus: bool
+    argument: Argument, current: bytearray, chunks: list[bytes], *, non_sync_limit: int
 ) -> None:
     if isinstance(argument, Atom):
         text = argument.text.encode("utf-8")
@@ -63,6 +65,7 @@ def _encode(
         data = argument.data if isinstance(argument, Literal) else argument
         raw = data.encode("utf-8") if isinstance(data, str) else data
         if isinstance(argument, Literal) or not _QUOTABLE.fullmatch(raw):
+            literal_plus = len(raw) <= non_sync_limit
             marker = b"{%d+}\r\n" if literal_plus else b"{%d}\r\n"
             current += marker % len(raw)
             if literal_plus:
@@ -79,7 +82,7 @@ def _encode(
         for index, item in enumerate(argument):
             if index:
                 current += b" "
-            _encode(item, current, chunks, literal_plus=literal_plus)
+            _encode(item, current, chunks, non_sync_limit=non_sync_limit)
         current += b")"
 
 

@@ -80,6 +80,10 @@ TRANSITIONS: dict[str, State] = {
 }
 
 
+#: Stands for "no bound" on non-synchronizing literals under LITERAL+.
+MAX_LITERAL_PLUS = 2**63
+
+
 def _finding(ident: str, severity: Severity, reference: str, message: str, line: bytes) -> Finding:
     return Finding(id=ident, severity=severity, reference=reference, message=message, line=line)
 
@@ -180,13 +184,24 @@ class IMAPEngine:
             raise RemoteProtocolError(
                 f"more than {self._max_untagged} untagged responses to one command", line=line
             )
-        if self.state is State.GREETING:
+        greeting = self.state is State.GREETING
+        if greeting:
             self._greeting(event, line)
+        if event.is_status and not event.text:
+            self.findings.append(
+                _finding(
+                    "imap.missing-text",
+                    Severity.WARNING,
+                    "RFC 3501 section 9 (resp-text)",
+                    f"untagged {event.name} without text",
+                    line,
+                )
+            )
         if event.code is not None and event.code.name == "CAPABILITY":
             self._set_capabilities(event.code.values, line)
         if event.name == "CAPABILITY":
             self._set_capabilities(event.values, line)
-        elif event.name == "BYE" and "LOGOUT" not in self._in_flight.values():
+        elif event.name == "BYE" and not greeting and "LOGOUT" not in self._in_flight.values():
             self.findings.append(
                 _finding(
                     "imap.unsolicited-bye",
@@ -242,8 +257,7 @@ class IMAPEngine:
         if self._chunks:
             raise LocalProtocolError("the previous command is still waiting for a continuation")
         tag = next(self._tags)
-        literal_plus = "LITERAL+" in self.capabilities
-        chunks = encode_command(tag, name, arguments, literal_plus=literal_plus)
+        chunks = encode_command(tag, name, arguments, non_sync_limit=self._non_sync_limit())
         self._in_flight[tag] = name
         self._chunks = chunks[1:]
         return tag, chunks[0]
@@ -255,6 +269,14 @@ class IMAPEngine:
         tag = next(self._tags)
         self._in_flight[tag] = line.split(b" ", 1)[0].decode("ascii", "replace").upper()
         return tag, tag.encode() + b" " + line + b"\r\n"
+
+    def _non_sync_limit(self) -> int:
+        """The largest literal that needs no ``+`` (RFC 7888: LITERAL+ any, LITERAL- 4096)."""
+        if "LITERAL+" in self.capabilities:
+            return MAX_LITERAL_PLUS
+        if "LITERAL-" in self.capabilities:
+            return 4096
+        return -1
 
     @property
     def awaiting_continuation(self) -> bool:

@@ -5,10 +5,17 @@ a literal of exactly ``n`` octets, after which the same response goes on.
 :class:`ResponseFramer` returns each response as a :class:`Frame`: its line
 pieces and its literals, in order, with the literal markers removed.
 
-Memory is bounded: a line longer than ``max_line`` or a literal announced
-larger than ``max_literal`` is a :class:`RemoteProtocolError` at once, before
-the octets arrive. Scanning resumes where it stopped, so a response trickled
-one octet at a time costs linear time.
+Only data responses carry literals: a continuation request (``+``), a tagged
+reply and an untagged status response (``* OK``, ``NO``, ``BAD``, ``BYE``,
+``PREAUTH``) end in human-readable text (RFC 3501 section 9, ``resp-text``),
+so a ``{5}`` at the end of such a line is text, not a literal announcement.
+
+Memory is bounded: a line longer than ``max_line``, a literal announced
+larger than ``max_literal``, or one response whose pieces add up to more than
+``max_line + max_literal`` octets (many small literals) is a
+:class:`RemoteProtocolError` at once, before the octets arrive. Scanning
+resumes where it stopped, so a response trickled one octet at a time costs
+linear time.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from dataclasses import dataclass
 from refclient.protocol.errors import RemoteProtocolError
 
 _LITERAL = re.compile(rb"\{(\d{1,20})(\+?)\}$")
+#: First lines that end in text, never in a literal announcement.
+_TEXT_RESPONSE = re.compile(rb"\+|\* +(?:OK|NO|BAD|BYE|PREAUTH)(?: |$)|[^*+ ][^ ]* ", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class ResponseFramer:
     def __init__(self, *, max_line: int, max_literal: int) -> None:
         self._max_line = max_line
         self._max_literal = max_literal
+        self._max_response = max_line + max_literal
+        self._response_size = 0  # octets of the current response's finished pieces
         self._buffer = bytearray()
         self._position = 0  # start of the current, unfinished piece
         self._scanned = 0  # where the search for LF resumes
@@ -106,22 +117,43 @@ class ResponseFramer:
                 self._bare_lf = True
             line = bytes(self._buffer[self._position : line_end])
             self._position = self._scanned = end + 1
-            marker = _LITERAL.search(line)
-            if marker is not None:
-                size = int(marker.group(1))
-                if size > self._max_literal:
-                    raise RemoteProtocolError(
-                        f"literal of {size} octets announced; the limit is {self._max_literal}",
-                        line=line[:200],
-                        reference="RFC 3501 section 4.3",
-                    )
-                self._lines.append(line[: marker.start()])
+            size = self._announced_literal(line)
+            if size is not None:
+                self._grow(size + len(line), line)
+                self._lines.append(line[: line.rindex(b"{")])
                 self._pending_literal = size
                 continue
             self._lines.append(line)
             frame = Frame(tuple(self._lines), tuple(self._literals), self._bare_lf)
             self._lines, self._literals, self._bare_lf = [], [], False
+            self._response_size = 0
             return frame
+
+    def _announced_literal(self, line: bytes) -> int | None:
+        """The size of the literal that ``line`` announces, if it announces one."""
+        if not self._lines and _TEXT_RESPONSE.match(line):
+            return None
+        marker = _LITERAL.search(line)
+        if marker is None:
+            return None
+        size = int(marker.group(1))
+        if size > self._max_literal:
+            raise RemoteProtocolError(
+                f"literal of {size} octets announced; the limit is {self._max_literal}",
+                line=line[:200],
+                reference="RFC 3501 section 4.3",
+            )
+        return size
+
+    def _grow(self, octets: int, line: bytes) -> None:
+        # Many literals in one response must not add up to unbounded memory.
+        self._response_size += octets
+        if self._response_size > self._max_response:
+            raise RemoteProtocolError(
+                f"one response of more than {self._max_response} octets",
+                line=line[:200],
+                reference="RFC 3501 section 4.3",
+            )
 
     def _take_literal(self) -> bool:
         available = len(self._buffer) - self._position

@@ -14,7 +14,11 @@ from datetime import datetime
 
 from refclient.findings import Finding, Severity
 from refclient.protocol.errors import RemoteProtocolError
+from refclient.protocol.imap.dates import parse_internal_date
 from refclient.protocol.imap.parser import Value
+
+#: Deepest part nesting converted; the parser's own nesting bound is normally lower.
+MAX_PART_DEPTH = 200
 
 
 def as_text(value: Value) -> str | None:
@@ -184,8 +188,10 @@ def _disposition(value: Value, findings: list[Finding]) -> tuple[str, dict[str, 
     return (as_text(value[0]) or "").lower(), params
 
 
-def parse_bodystructure(value: Value, findings: list[Finding]) -> BodyStructure:
+def parse_bodystructure(value: Value, findings: list[Finding], *, depth: int = 0) -> BodyStructure:
     """Convert a parsed BODY / BODYSTRUCTURE list (lenient; deviations become findings)."""
+    if depth > MAX_PART_DEPTH:
+        raise RemoteProtocolError(f"BODYSTRUCTURE parts nested deeper than {MAX_PART_DEPTH}")
     items = as_list(value)
     if not items:
         raise RemoteProtocolError("empty BODYSTRUCTURE")
@@ -193,7 +199,7 @@ def parse_bodystructure(value: Value, findings: list[Finding]) -> BodyStructure:
         children = []
         index = 0
         while index < len(items) and isinstance(items[index], list):
-            children.append(parse_bodystructure(items[index], findings))
+            children.append(parse_bodystructure(items[index], findings, depth=depth + 1))
             index += 1
         subtype = (as_text(items[index]) if index < len(items) else "mixed") or "mixed"
         extension = items[index + 1 :]
@@ -215,7 +221,7 @@ def parse_bodystructure(value: Value, findings: list[Finding]) -> BodyStructure:
     parts: tuple[BodyStructure, ...] = ()
     if main == "message" and sub == "rfc822" and len(rest) >= 3:
         envelope = parse_envelope(rest[0])
-        parts = (parse_bodystructure(rest[1], findings),)
+        parts = (parse_bodystructure(rest[1], findings, depth=depth + 1),)
         lines = as_int(rest[2], findings=findings, what="line count")
         rest = rest[3:]
     elif main == "text" and rest:
@@ -242,9 +248,6 @@ def parse_bodystructure(value: Value, findings: list[Finding]) -> BodyStructure:
         language=language,
         location=as_text(rest[3]) if len(rest) > 3 else None,
     )
-
-
-_INTERNALDATE_FORMAT = "%d-%b-%Y %H:%M:%S %z"
 
 
 @dataclass
@@ -276,44 +279,86 @@ class FetchData:
 
 
 def parse_fetch(number: int, value: list[Value], findings: list[Finding]) -> FetchData:
-    """Convert ``* n FETCH (...)``'s list into :class:`FetchData`."""
+    """Convert ``* n FETCH (...)``'s list into :class:`FetchData`.
+
+    A body section whose value is missing (Yandex sometimes writes
+    ``BODY[1] UID 5``) is kept as None and reported, not fatal.
+    """
     items = as_list(value[0]) if len(value) == 1 and isinstance(value[0], list) else value
-    if len(items) % 2:
-        raise RemoteProtocolError("FETCH item without a value")
     data = FetchData(number)
-    for index in range(0, len(items), 2):
-        name_value, item = items[index], items[index + 1]
+    index = 0
+    while index < len(items):
+        name_value = items[index]
         if not isinstance(name_value, str):
-            raise RemoteProtocolError(f"FETCH item name {name_value!r} is not an atom")
+            raise RemoteProtocolError(f"FETCH item name {name_value!r} is not an atom"[:200])
         name = name_value.upper()
-        if name == "UID":
-            data.uid = as_int(item, findings=findings, what="UID")
-        elif name == "FLAGS":
-            data.flags = tuple(as_text(flag) or "" for flag in as_list(item))
-        elif name == "INTERNALDATE":
-            data.internal_date = _internal_date(as_text(item), findings)
-        elif name == "RFC822.SIZE":
-            data.size = as_int(item, findings=findings, what="RFC822.SIZE")
-        elif name == "ENVELOPE":
-            data.envelope = parse_envelope(item)
-        elif name in {"BODYSTRUCTURE", "BODY"}:
-            data.bodystructure = parse_bodystructure(item, findings)
-        elif name == "MODSEQ":
-            data.modseq = as_int(as_list(item)[0], findings=findings, what="MODSEQ")
-        elif name.startswith(("BODY[", "BINARY[", "RFC822")):
-            if item is not None and not isinstance(item, bytes):
-                item = str(item).encode()
-            data.sections[name_value] = item
-        else:
-            data.other[name_value] = item
+        is_section = _is_section(name)
+        missing = index + 1 >= len(items) or (is_section and isinstance(items[index + 1], str))
+        if missing and not is_section:
+            raise RemoteProtocolError(f"FETCH item {name_value} without a value"[:200])
+        if missing:
+            _note(findings, "imap.fetch-missing-value", f"{name_value} without a value", name)
+            data.sections[name_value] = None
+            index += 1
+            continue
+        _fetch_item(data, name, name_value, items[index + 1], findings)
+        index += 2
     return data
+
+
+def _fetch_item(
+    data: FetchData, name: str, name_value: str, item: Value, findings: list[Finding]
+) -> None:
+    if name == "UID":
+        data.uid = as_int(item, findings=findings, what="UID")
+    elif name == "FLAGS":
+        data.flags = tuple(as_text(flag) or "" for flag in as_list(item))
+    elif name == "INTERNALDATE":
+        data.internal_date = _internal_date(as_text(item), findings)
+    elif name == "RFC822.SIZE":
+        data.size = as_int(item, findings=findings, what="RFC822.SIZE")
+    elif name == "ENVELOPE":
+        data.envelope = parse_envelope(item)
+    elif name in {"BODYSTRUCTURE", "BODY"}:
+        data.bodystructure = parse_bodystructure(item, findings)
+    elif name == "MODSEQ":
+        data.modseq = as_int(as_list(item)[0] if item else None, findings=findings, what="MODSEQ")
+    elif _is_section(name):
+        if isinstance(item, list):
+            raise RemoteProtocolError(f"{name_value} is a list, not a string"[:200])
+        data.sections[name_value] = item.encode() if isinstance(item, str) else item
+    else:
+        data.other[name_value] = item
+
+
+def _is_section(name: str) -> bool:
+    """Whether a FETCH item carries message octets (RFC 3501 section 7.4.2, RFC 3516)."""
+    return name.startswith(("BODY[", "BINARY[")) or name in _RFC822_SECTIONS
+
+
+_RFC822_SECTIONS = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT"})
+
+
+def merge_fetch(first: FetchData, second: FetchData) -> FetchData:
+    """One message's items when the server split them over two FETCH responses.
+
+    RFC 3501 section 7.4.2 lets a server send a message's data items in more
+    than one response; the later value of an item wins.
+    """
+    merged = FetchData(first.number)
+    for name in ("uid", "flags", "internal_date", "size", "envelope", "bodystructure", "modseq"):
+        later = getattr(second, name)
+        setattr(merged, name, later if later is not None else getattr(first, name))
+    merged.sections = {**first.sections, **second.sections}
+    merged.other = {**first.other, **second.other}
+    return merged
 
 
 def _internal_date(text: str | None, findings: list[Finding]) -> datetime | None:
     if text is None:
         return None
     try:
-        return datetime.strptime(text.strip(), _INTERNALDATE_FORMAT)
+        return parse_internal_date(text)
     except ValueError:
         _note(findings, "imap.internaldate-syntax", f"bad INTERNALDATE {text!r}", text)
         return None
