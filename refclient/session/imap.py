@@ -30,9 +30,24 @@ from refclient.credentials import Credentials
 from refclient.findings import Finding, Severity
 from refclient.protocol.imap import utf7
 from refclient.protocol.imap.commands import Argument, Atom, Literal, sequence_set
+from refclient.protocol.imap.dates import format_internal_date
 from refclient.protocol.imap.engine import IMAPEngine, NeedData, State
-from refclient.protocol.imap.parser import Continuation, Response, Untagged, Value
-from refclient.protocol.imap.structures import FetchData, as_int, as_list, as_text, parse_fetch
+from refclient.protocol.imap.parser import (
+    Continuation,
+    Response,
+    ResponseCode,
+    Tagged,
+    Untagged,
+    Value,
+)
+from refclient.protocol.imap.structures import (
+    FetchData,
+    as_int,
+    as_list,
+    as_text,
+    merge_fetch,
+    parse_fetch,
+)
 from refclient.sasl import ClientMechanism, SaslError, choose_mechanism
 from refclient.session.base import Session
 from refclient.session.options import ClientOptions
@@ -110,6 +125,7 @@ class IMAPSession(Session):
         self.mailbox: MailboxState | None = None
         self.alerts: list[str] = []
         self._capabilities_before_login: frozenset[str] | None = None
+        self._bye: str | None = None  # the text of the server's BYE, once it said one
 
     # -- facts ---------------------------------------------------------------------------
 
@@ -158,22 +174,31 @@ class IMAPSession(Session):
         while self.engine.findings:
             self.record(self.engine.findings.pop(0))
 
-    def _observe(self, response: Untagged) -> None:
-        """Keep the selected mailbox's state current and collect ALERTs and referrals."""
-        code = response.code
+    def _observe_code(self, code: ResponseCode | None, text: str) -> None:
+        """Collect ALERTs (RFC 3501 section 7.1) and report referrals, never following them."""
         if code is not None and code.name == "ALERT":
-            self.alerts.append(response.text)
+            self.alerts.append(text)
         if code is not None and code.name == "REFERRAL":
             self.record(
                 Finding(
                     id="imap.referral",
                     severity=Severity.INFO,
-                    reference="RFC 2221",
+                    reference="RFC 2221 section 4",
                     message=f"server sent a referral (not followed): {code.raw}",
                 )
             )
+
+    def _observe(self, response: Untagged) -> None:
+        """Keep the selected mailbox's state current (RFC 3501 section 7.3, 7.4.1)."""
+        self._observe_code(response.code, response.text)
+        if response.name == "BYE":
+            self._bye = response.text
         box = self.mailbox
-        if box is None or response.number is None:
+        if box is None:
+            return
+        if response.name == "FLAGS" and response.values:
+            box.flags = tuple(str(flag) for flag in as_list(response.values[0]))
+        if response.number is None:
             return
         if response.name == "EXISTS":
             box.exists = response.number
@@ -181,6 +206,14 @@ class IMAPSession(Session):
             box.recent = response.number
         elif response.name == "EXPUNGE":
             box.exists = max(0, box.exists - 1)
+
+    async def read(self) -> bytes:
+        """As :meth:`Session.read`; a close after BYE names the server's reason."""
+        data = await self.stream.read(self.options.read_timeout)
+        if not data:
+            reason = f" after BYE: {self._bye}" if self._bye is not None else ""
+            self.fail(errors.ConnectionLost, f"the server closed the connection{reason}")
+        return data
 
     async def _command(
         self,
@@ -190,11 +223,19 @@ class IMAPSession(Session):
         on_continuation: Callable[[Continuation], Awaitable[bytes]] | None = None,
         check: bool = True,
     ) -> Result:
+        """Send a command and wait for its completion.
+
+        With ``shown`` (a command carrying a secret), the transcript records
+        ``shown`` instead of the line, and ``<redacted>`` for every literal
+        chunk sent later.
+        """
         tag, data = self.engine.send(name, *arguments)
         self.stream.write(
             data, shown=None if shown is None else tag.encode() + b" " + shown + b"\r\n"
         )
-        return await self._complete(tag, name, on_continuation=on_continuation, check=check)
+        return await self._complete(
+            tag, name, on_continuation=on_continuation, check=check, secret=shown is not None
+        )
 
     async def _complete(
         self,
@@ -203,13 +244,15 @@ class IMAPSession(Session):
         *,
         on_continuation: Callable[[Continuation], Awaitable[bytes]] | None = None,
         check: bool = True,
+        secret: bool = False,
     ) -> Result:
         untagged: list[Untagged] = []
         while True:
             event = await self._next()
             if isinstance(event, Continuation):
                 if self.engine.awaiting_continuation:
-                    self.stream.write(self.engine.continue_command())
+                    chunk = self.engine.continue_command()
+                    self.stream.write(chunk, shown=b"<redacted>\r\n" if secret else None)
                 elif on_continuation is not None:
                     # Only SASL exchanges answer continuations: never show the response.
                     self.stream.write(await on_continuation(event), shown=b"<redacted>\r\n")
@@ -223,6 +266,7 @@ class IMAPSession(Session):
             if event.tag != tag:
                 continue  # recorded by the engine as imap.unknown-tag
             self.engine.abandon_command()
+            self._observe_code(event.code, event.text)
             result = Result(
                 tag,
                 event.status,
@@ -340,19 +384,29 @@ class IMAPSession(Session):
         sent_initial = initial is not None and "SASL-IR" in self.capabilities
         if sent_initial and initial is not None:
             arguments.append(Atom(base64.b64encode(initial).decode() or "="))
-        answered_empty = False
+        owed_initial = initial is not None and not sent_initial
 
         async def respond(continuation: Continuation) -> bytes:
-            nonlocal answered_empty
+            # RFC 3501 section 6.2.2: base64 both ways, "*" cancels the exchange.
+            nonlocal owed_initial
             try:
                 challenge = base64.b64decode(continuation.text, validate=True)
             except binascii.Error:
-                self.transcript.event("malformed SASL challenge: cancelling")
+                self.record(
+                    Finding(
+                        id="imap.sasl-challenge-not-base64",
+                        severity=Severity.ERROR,
+                        reference="RFC 3501 section 6.2.2",
+                        message="SASL challenge is not base64: exchange cancelled",
+                        line=continuation.text[:200],
+                    )
+                )
                 return b"*\r\n"
             try:
-                if challenge == b"" and initial is not None and not sent_initial:
-                    response = initial if not answered_empty else b""
-                    answered_empty = True
+                if challenge == b"" and owed_initial and initial is not None:
+                    # No SASL-IR: the server's empty "+" asks for the initial response.
+                    owed_initial = False
+                    response = initial
                 else:
                     response = mechanism.respond(challenge)
             except SaslError as exc:
@@ -415,7 +469,9 @@ class IMAPSession(Session):
     async def list_mailboxes(self, reference: str = "", pattern: str = "*") -> list[MailboxInfo]:
         """LIST (RFC 3501 section 6.3.8)."""
         async with self.step("LIST"):
-            result = await self._command("LIST", reference, pattern)
+            result = await self._command(
+                "LIST", self._mailbox_argument(reference), self._mailbox_argument(pattern)
+            )
         boxes = []
         for response in result.untagged:
             if response.name != "LIST" or len(response.values) < 3:
@@ -434,8 +490,13 @@ class IMAPSession(Session):
         """SELECT or EXAMINE (RFC 3501 sections 6.3.1, 6.3.2)."""
         command = "EXAMINE" if readonly else "SELECT"
         async with self.step(command):
+            # EXISTS and RECENT arrive before the tagged reply and update this state.
             self.mailbox = state = MailboxState(name=mailbox, read_only=readonly)
-            result = await self._command(command, self._mailbox_argument(mailbox))
+            result = await self._command(command, self._mailbox_argument(mailbox), check=False)
+            if not result.ok:
+                # A failed SELECT leaves no mailbox selected (RFC 3501 section 6.3.1).
+                self.mailbox = None
+                self.fail(errors.CommandFailed, f"{command} failed: {result.status} {result.text}")
             for response in result.untagged:
                 code = response.code
                 if response.name == "FLAGS" and response.values:
@@ -497,11 +558,18 @@ class IMAPSession(Session):
         return Atom(uids if isinstance(uids, str) else sequence_set(uids))
 
     async def search(self, *criteria: str, uid: bool = True) -> list[int]:
-        """SEARCH (RFC 3501 section 6.4.4); UIDs by default."""
+        """SEARCH (RFC 3501 section 6.4.4); UIDs by default.
+
+        Each criterion is one token: ``search("FROM", "Jörg Müller")``. Keys
+        and plain words go as atoms, other strings quoted or as literals; a
+        non-ASCII criterion adds ``CHARSET UTF-8``.
+        """
+        criteria = criteria or ("ALL",)
         arguments: list[Argument] = [
-            Atom(c) if c and c.isascii() and " " not in c and '"' not in c else c
-            for c in (criteria or ("ALL",))
+            Atom(c) if c and c.isascii() and " " not in c and '"' not in c else c for c in criteria
         ]
+        if not all(c.isascii() for c in criteria):
+            arguments[:0] = [Atom("CHARSET"), Atom("UTF-8")]
         async with self.step("SEARCH"):
             if uid:
                 result = await self._command("UID", Atom("SEARCH"), *arguments)
@@ -510,7 +578,8 @@ class IMAPSession(Session):
         found: list[int] = []
         for response in result.untagged:
             if response.name == "SEARCH":
-                found.extend(as_int(v) for v in response.values if v is not None)
+                # A trailing ``(MODSEQ n)`` (RFC 7162 section 3.1.5) is not a number.
+                found.extend(as_int(v) for v in response.values if isinstance(v, str | bytes))
         return found
 
     async def fetch(self, uids: Sequence[int] | str, items: Sequence[str]) -> dict[int, FetchData]:
@@ -524,10 +593,27 @@ class IMAPSession(Session):
                 if response.name != "FETCH" or response.number is None:
                     continue
                 data = parse_fetch(response.number, response.values, findings)
-                fetched[data.uid if data.uid is not None else data.number] = data
+                if data.uid is None:
+                    # An unsolicited update (another session's flag change), or a server
+                    # breaking RFC 3501 section 6.4.8 (UID FETCH answers carry UID).
+                    self._observe_fetch_without_uid(data)
+                    continue
+                known = fetched.get(data.uid)
+                fetched[data.uid] = data if known is None else merge_fetch(known, data)
             for finding in findings:
                 self.record(finding)
         return fetched
+
+    def _observe_fetch_without_uid(self, data: FetchData) -> None:
+        if data.sections:
+            self.record(
+                Finding(
+                    id="imap.uid-fetch-without-uid",
+                    severity=Severity.ERROR,
+                    reference="RFC 3501 section 6.4.8",
+                    message=f"FETCH response for message {data.number} has data but no UID",
+                )
+            )
 
     async def fetch_message(self, uid: int) -> bytes:
         """The exact octets of one message (``BODY.PEEK[]``)."""
@@ -552,7 +638,7 @@ class IMAPSession(Session):
         if flags:
             arguments.append([Atom(flag) for flag in flags])
         if internal_date is not None:
-            arguments.append(internal_date.strftime("%d-%b-%Y %H:%M:%S %z"))
+            arguments.append(format_internal_date(internal_date))
         arguments.append(Literal(data))
         async with self.step("APPEND"):
             result = await self._command("APPEND", *arguments)
@@ -599,30 +685,43 @@ class IMAPSession(Session):
         async with self.step("NOOP"):
             return (await self._command("NOOP")).untagged
 
-    async def idle(self, seconds: float) -> list[Untagged]:
-        """IDLE (RFC 2177) for ``seconds``, then DONE; the updates received meanwhile."""
-        if "IDLE" not in self.capabilities:
-            self.fail(errors.CommandFailed, "the server does not offer IDLE")
+    async def idle(self, timeout: float) -> list[Untagged]:
+        """IDLE (RFC 2177) for ``timeout`` seconds, then DONE; the updates received meanwhile.
+
+        Updates may arrive before the server's ``+``; a server refusing IDLE
+        with a tagged NO or BAD is a :class:`~refclient.errors.CommandFailed`.
+        """
         async with self.step("IDLE"):
+            if "IDLE" not in self.capabilities:
+                self.fail(errors.CommandFailed, "the server does not offer IDLE")
             tag, data = self.engine.send("IDLE")
             self.stream.write(data)
-            event = await self._next()
-            if not isinstance(event, Continuation):
-                self.fail(errors.ProtocolViolation, "IDLE was not answered with a continuation")
             updates: list[Untagged] = []
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + seconds
-            while (remaining := deadline - loop.time()) > 0:
-                try:
-                    event = await asyncio.wait_for(self._next(), remaining)
-                except TimeoutError:
-                    break
+            while not isinstance(event := await self._next(), Continuation):
+                if isinstance(event, Tagged) and event.tag == tag:
+                    self.fail(errors.CommandFailed, f"IDLE refused: {event.status} {event.text}")
                 if isinstance(event, Untagged):
                     self._observe(event)
                     updates.append(event)
+            updates += await self._updates_for(timeout)
             self.stream.write(self.engine.send_line(b"DONE"))
             result = await self._complete(tag, "IDLE")
             return updates + result.untagged
+
+    async def _updates_for(self, seconds: float) -> list[Untagged]:
+        """The untagged responses that arrive within ``seconds``."""
+        updates: list[Untagged] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                event = await asyncio.wait_for(self._next(), remaining)
+            except TimeoutError:
+                break
+            if isinstance(event, Untagged):
+                self._observe(event)
+                updates.append(event)
+        return updates
 
     async def raw(self, command: str) -> Result:
         """Send one raw command line (no tag) for conformance probing; NO/BAD do not raise."""
