@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fakeservers.rules import RuleBook
+
 
 @dataclass(frozen=True, kw_only=True)
 class Limits:
@@ -40,3 +42,6 @@ class ServerConfig:
     #: Name of the emulated profile (``default`` is RFC-clean).
     profile: str = "default"
     limits: Limits = field(default_factory=Limits)
+    #: The fault rules in force (:mod:`fakeservers.rules`); shared by every copy of the
+    #: config, so that swapping the rule set reaches every server of the set.
+    rules: RuleBook = field(default_factory=RuleBook, compare=False)

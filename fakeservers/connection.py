@@ -21,6 +21,8 @@ import ssl
 from collections.abc import Callable
 from typing import cast
 
+from fakeservers.rules import Event, SessionRules, Wire
+
 _HIGH_WATER = 256 * 1024
 
 
@@ -43,8 +45,10 @@ class IdleTimeout(Exception):
 class Connection(asyncio.Protocol):
     """One client connection with bounded line and exact-length reads."""
 
-    def __init__(self, *, idle_timeout: float) -> None:
+    def __init__(self, *, idle_timeout: float, rules: SessionRules | None = None) -> None:
         self.idle_timeout = idle_timeout
+        #: Applies the fault rules to this connection; None when no rule concerns it.
+        self.wire = Wire(rules, lambda: self._transport) if rules else None
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
         self._eof = False
@@ -56,12 +60,19 @@ class Connection(asyncio.Protocol):
 
     @classmethod
     def factory(
-        cls, on_connect: Callable[[Connection], None], *, idle_timeout: float
+        cls,
+        on_connect: Callable[[Connection], None],
+        *,
+        idle_timeout: float,
+        rules: Callable[[], SessionRules] | None = None,
     ) -> Callable[[], Connection]:
-        """A protocol factory for ``loop.create_server`` calling ``on_connect`` per client."""
+        """A protocol factory for ``loop.create_server`` calling ``on_connect`` per client.
+
+        ``rules`` gives each new connection its session's fault rules.
+        """
 
         def build() -> Connection:
-            connection = cls(idle_timeout=idle_timeout)
+            connection = cls(idle_timeout=idle_timeout, rules=rules() if rules else None)
             connection._on_connect = on_connect
             return connection
 
@@ -71,10 +82,19 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        if self.wire is not None:
+            self.wire.on_event(Event.CONNECT)
+            if self.is_tls:  # implicit TLS: the handshake is already done
+                self.wire.on_event(Event.TLS)
         if self._on_connect is not None:
             self._on_connect(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.wire is not None:
+            if self.wire.stalled:
+                return
+            if self.wire.rules.watches(Event.BYTES):
+                self.wire.on_event(Event.BYTES, data)
         self._buffer += data
         if len(self._buffer) > _HIGH_WATER and not self._paused and self._transport:
             self._paused = True
@@ -197,6 +217,8 @@ class Connection(asyncio.Protocol):
         return data
 
     def _resume_if_paused(self) -> None:
+        if self.wire is not None and self.wire.stalled:
+            return
         if self._paused and len(self._buffer) <= _HIGH_WATER // 2 and self._transport:
             self._paused = False
             self._transport.resume_reading()
@@ -207,7 +229,14 @@ class Connection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self._data_waiter = loop.create_future()
         wait = self.idle_timeout if deadline is None else max(0.0, deadline - loop.time())
+        idle_ms = self.wire.rules.idle_ms if self.wire is not None else None
         try:
+            if idle_ms is not None and idle_ms / 1000 < wait:
+                # An ``idle`` rule acts after its silence; the wait then goes on.
+                done, _ = await asyncio.wait([self._data_waiter], timeout=idle_ms / 1000)
+                if not done and self.wire is not None:
+                    self.wire.on_event(Event.IDLE)
+                    wait -= idle_ms / 1000
             await asyncio.wait_for(self._data_waiter, wait)
         except TimeoutError:
             raise IdleTimeout(f"no complete command within {self.idle_timeout:g} s") from None
@@ -221,8 +250,14 @@ class Connection(asyncio.Protocol):
     # -- writing ----------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        """Queue ``data`` for the client (ignored once the connection is gone)."""
-        if self._transport is not None and not self._transport.is_closing():
+        """Queue ``data`` for the client (ignored once the connection is gone).
+
+        With fault rules, the data goes through the :class:`Wire`, which may
+        delay, rewrite or replace it.
+        """
+        if self.wire is not None:
+            self.wire.write(data)
+        elif self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
 
     async def drain(self) -> None:
@@ -231,6 +266,8 @@ class Connection(asyncio.Protocol):
         A client that stops reading would hold the session here forever; after
         ``idle_timeout`` the connection is dropped instead.
         """
+        if self.wire is not None:
+            await self.wire.flush()
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             try:
@@ -248,6 +285,11 @@ class Connection(asyncio.Protocol):
         if self._transport is None:
             raise ConnectionClosed("no transport")
         dropped = self.discard_buffer()
+        if self.wire is not None:
+            await self.wire.flush()
+            if self.wire.take_corrupt_tls():
+                self.wire.corrupt_handshake()
+                raise ConnectionClosed("TLS handshake corrupted by a rule")
         loop = asyncio.get_running_loop()
         new_transport = await loop.start_tls(
             self._transport,
@@ -259,6 +301,8 @@ class Connection(asyncio.Protocol):
         if new_transport is None:
             raise ConnectionClosed("TLS handshake did not complete")
         self._transport = new_transport
+        if self.wire is not None:
+            self.wire.on_event(Event.TLS)
         return dropped
 
     async def close(self) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 from fakeservers.config import ServerConfig
 from fakeservers.listener import Listener
 from fakeservers.pki import TestPKI
+from fakeservers.rules import RuleSet
 from fakeservers.store import MailStore
 
 StartServer = Callable[..., Awaitable[Listener]]
@@ -166,6 +167,14 @@ class FakeMailServers:
     def url(self, endpoint: str) -> str:
         """The server URL of a running endpoint, e.g. ``imaps://127.0.0.1:40123``."""
         return self.endpoints[endpoint].url(self.host)
+
+    def use_rules(self, ruleset: RuleSet) -> None:
+        """Apply ``ruleset`` to sessions that start from now on (also while running)."""
+        self.config.rules.replace(ruleset)
+
+    def rule_hits(self) -> dict[str, int]:
+        """How many times each rule in force has fired, by name."""
+        return self.config.rules.current.hits()
 
     def describe(self) -> dict[str, Any]:
         """The ``servers.json`` document (DESIGN.md, ``mailcompat serve``)."""

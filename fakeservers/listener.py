@@ -17,6 +17,7 @@ from typing import Any
 
 from fakeservers.config import Limits
 from fakeservers.connection import Connection
+from fakeservers.rules import RuleBook
 
 #: Pending connections the kernel queues per endpoint (asyncio's default is 100): a
 #: burst of clients connecting at once is accepted, not retried after SYN timeouts.
@@ -77,13 +78,17 @@ async def listen_for_sessions(
     tls_context: ssl.SSLContext,
     implicit_tls: bool,
     limits: Limits,
+    rules: RuleBook | None = None,
+    protocol: str = "",
 ) -> Listener:
     """Bind a line-based server (IMAP, POP3): one :class:`Connection` and one task per client.
 
     ``serve(connection)`` runs a session to its end. With ``implicit_tls`` the
     TLS handshake happens before ``serve`` starts (imaps, pop3s); otherwise the
     session may upgrade with :meth:`Connection.start_tls`. Every session is
-    tracked by the returned listener, so closing it ends them all.
+    tracked by the returned listener, so closing it ends them all. Each
+    connection gets the ``protocol`` session rules of ``rules`` current when it
+    is accepted.
     """
     loop = asyncio.get_running_loop()
     listeners: list[Listener] = []  # filled before the server starts serving
@@ -99,7 +104,11 @@ async def listen_for_sessions(
         task.add_done_callback(lambda _: untrack())
 
     server = await loop.create_server(
-        Connection.factory(on_connect, idle_timeout=limits.idle_timeout),
+        Connection.factory(
+            on_connect,
+            idle_timeout=limits.idle_timeout,
+            rules=(lambda: rules.session(protocol)) if rules is not None else None,
+        ),
         host,
         port,
         ssl=tls_context if implicit_tls else None,

@@ -52,6 +52,8 @@ async def start_imap_server(
         tls_context=tls_context,
         implicit_tls=implicit_tls,
         limits=config.limits,
+        rules=config.rules,
+        protocol="imap",
     )
 
 
@@ -105,13 +107,27 @@ async def _serve_one(session: Session) -> None:
     except ParseError as error:
         _answer(session, error.tag or "*", Reply(error.status, error.text, error.code))
         return
-    reply = await _dispatch(session, command)
+    wire = connection.wire
+    if wire is None:
+        reply = await _dispatch(session, command)
+    else:
+        wire.rules.state = session.state.value
+        wire.rules.user = session.user
+        wire.rules.mailbox = session.view.name if session.view is not None else None
+        fired = await wire.command(command.name, data)
+        if fired.replacement is not None:
+            wire.replace_command(fired, tag=command.tag)
+            await wire.conclude(fired)
+            return
+        reply = await _dispatch(session, command)
     if session.view is not None and session.state is State.SELECTED:
         holds = command.name in HOLDS_EXPUNGES and not command.uid
         for line in session.view.updates(expunges=not holds):
             session.untagged(line)
     if reply is not None:
         _answer(session, command.tag, reply)
+    if wire is not None:
+        await wire.conclude(fired)
 
 
 async def _dispatch(session: Session, command: Command) -> Reply | None:

@@ -108,7 +108,10 @@ class Session:
             else:
                 # Credentials never travel in clear text: STARTTLS first.
                 names += ["STARTTLS", "LOGINDISABLED"]
-        return names + list(EXTENSIONS)
+        names += list(EXTENSIONS)
+        if self.connection.wire is not None:
+            names = self.connection.wire.rules.capabilities(names)
+        return names
 
     @property
     def logged_in_user(self) -> str:

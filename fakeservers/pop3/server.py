@@ -36,4 +36,6 @@ async def start_pop3_server(
         tls_context=tls_context,
         implicit_tls=implicit_tls,
         limits=config.limits,
+        rules=config.rules,
+        protocol="pop3",
     )

@@ -29,6 +29,7 @@ from types import MappingProxyType
 from fakeservers.config import ServerConfig
 from fakeservers.connection import Connection, ConnectionClosed, IdleTimeout, LineTooLong
 from fakeservers.pop3.command import (
+    Command,
     CommandError,
     line_count,
     message_number,
@@ -87,6 +88,7 @@ class Pop3Session:
         self._timestamp = f"<{os.getpid()}.{time.time_ns()}@{config.hostname}>"
         self._state = State.AUTHORIZATION
         self._pending_user: str | None = None
+        self._logged_in_user: str | None = None
         self._maildrop: Maildrop | None = None
         self._release_lock: Callable[[], None] | None = None
         self._bad_commands = 0
@@ -120,7 +122,7 @@ class Pop3Session:
                     f"{command.keyword} is not valid in the {self._state.value} state"
                 )
             self._bad_commands = 0
-            await handler(self, command.argument)
+            await self._run_with_rules(handler, command, line)
         except (CommandError, LineTooLong) as error:
             self._bad_commands += 1
             if self._bad_commands >= self._config.limits.max_bad_commands:
@@ -128,6 +130,21 @@ class Pop3Session:
                 raise _Closing from None
             self._reply(f"-ERR {error}")
         await self._connection.drain()
+
+    async def _run_with_rules(self, handler: Handler, command: Command, line: bytes) -> None:
+        """Run ``handler`` unless a ``command`` rule answers instead (:mod:`fakeservers.rules`)."""
+        wire = self._connection.wire
+        if wire is None:
+            await handler(self, command.argument)
+            return
+        wire.rules.state = self._state.value.lower()
+        wire.rules.user = self._logged_in_user
+        fired = await wire.command(command.keyword, line)
+        if fired.replacement is not None:
+            wire.replace_command(fired)
+        else:
+            await handler(self, command.argument)
+        await wire.conclude(fired)
 
     def _reply(self, line: str) -> None:
         self._connection.write(line.encode("utf-8") + b"\r\n")
@@ -150,6 +167,8 @@ class Pop3Session:
         split_arguments(argument, minimum=0, maximum=0)
         stls_offered = self._stls_allowed and self._state is State.AUTHORIZATION
         listed = capabilities(secure=self._secure, stls_offered=stls_offered)
+        if self._connection.wire is not None:
+            listed = self._connection.wire.rules.capabilities(listed)
         self._multiline("+OK Capability list follows", "".join(f"{c}\r\n" for c in listed).encode())
 
     async def _stls(self, argument: str) -> None:
@@ -240,6 +259,7 @@ class Pop3Session:
             return
         self._release_lock = release
         self._maildrop = Maildrop(self._store, account.user)
+        self._logged_in_user = account.user
         self._state = State.TRANSACTION
         count, octets = self._totals()
         self._reply(f"+OK {account.user} has {count} messages ({octets} octets)")

@@ -20,14 +20,16 @@ deprecation warning about ``Session.login_data`` (which aiosmtpd itself sets).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, AnyStr, cast
 
 from aiosmtpd.smtp import SMTP, Session, syntax
 
 from fakeservers.config import ServerConfig
 from fakeservers.listener import LISTEN_BACKLOG, Listener
+from fakeservers.rules import Event, SessionRules, Wire
 from fakeservers.smtp.handler import SubmissionHandler
 from fakeservers.smtp.replies import with_enhanced_code
 from fakeservers.store import MailStore
@@ -63,19 +65,34 @@ class SubmissionSMTP(SMTP):
     #: up to this length too (RFC 5321 section 4.5.3.1 favours no fixed limits).
     line_length_limit = 12288
 
-    def __init__(self, handler: SubmissionHandler, *, track: Track, **options: Any) -> None:
+    def __init__(
+        self,
+        handler: SubmissionHandler,
+        *,
+        track: Track,
+        rules: SessionRules | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(handler, **options)
         self._track = track
         self._untrack: Callable[[], None] | None = None
+        #: Applies the fault rules to this connection; None when no rule concerns it.
+        self.wire = Wire(rules, lambda: self.transport) if rules else None
 
     def _create_session(self) -> Session:
         # Documented by aiosmtpd as the hook subclasses override for custom sessions.
         return QuietSession(self.loop)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self._untrack is None:  # the first call; STARTTLS calls it again
+        first = self._untrack is None  # STARTTLS calls it again with the TLS transport
+        if first:
             self._untrack = self._track(cast(asyncio.Transport, transport).abort)
         super().connection_made(transport)
+        if self.wire is not None:
+            if first:
+                self.wire.on_event(Event.CONNECT)
+            if transport.get_extra_info("ssl_object") is not None:
+                self.wire.on_event(Event.TLS)
 
     def connection_lost(self, error: Exception | None) -> None:
         super().connection_lost(error)
@@ -88,10 +105,50 @@ class SubmissionSMTP(SMTP):
         await super().smtp_AUTH(mechanism.upper() + space + rest if arg else arg)
 
     async def push(self, status: AnyStr) -> None:
-        if isinstance(status, str):
-            await super().push(with_enhanced_code(status))
+        text = with_enhanced_code(status) if isinstance(status, str) else status
+        if self.wire is None:
+            await super().push(text)
+            return
+        # The same encoding as aiosmtpd's push, then through the rules.
+        encoding = "utf-8" if self.enable_SMTPUTF8 else "ascii"
+        data = text.encode(encoding) if isinstance(text, str) else bytes(text)
+        self.wire.write(data + b"\r\n")
+        await self.wire.flush()
+
+
+def _with_rules(verb: str, method: Callable[..., Awaitable[None]]) -> Callable[..., Any]:
+    """``method`` (an ``smtp_VERB`` command handler) preceded by the ``command`` rules.
+
+    aiosmtpd finds command handlers by their ``smtp_`` names; wrapping each
+    one (``functools.wraps`` keeps the ``@syntax`` data HELP shows) lets a
+    rule delay a command, answer it instead, or end the connection after it.
+    """
+
+    @functools.wraps(method)
+    async def run(self: SubmissionSMTP, arg: str | None) -> None:
+        wire = self.wire
+        if wire is None:
+            await method(self, arg)
+            return
+        session = self.session
+        authenticated = session is not None and session.authenticated
+        wire.rules.state = "authenticated" if authenticated else "not authenticated"
+        line = f"{verb} {arg}" if arg else verb
+        fired = await wire.command(verb, line.encode("utf-8", "surrogateescape") + b"\r\n")
+        if fired.replacement is not None:
+            wire.replace_command(fired)
+        elif verb == "STARTTLS" and wire.take_corrupt_tls():
+            await self.push("220 Ready to start TLS")
+            wire.corrupt_handshake()
         else:
-            await super().push(status)
+            await method(self, arg)
+        await wire.conclude(fired)
+
+    return run
+
+
+for _name in [name for name in dir(SubmissionSMTP) if name.startswith("smtp_")]:
+    setattr(SubmissionSMTP, _name, _with_rules(_name[5:], getattr(SubmissionSMTP, _name)))
 
 
 async def start_smtp_server(
@@ -113,6 +170,7 @@ async def start_smtp_server(
         return SubmissionSMTP(
             handler,
             track=listeners[0].track,
+            rules=config.rules.session("smtp") or None,
             data_size_limit=limits.max_message_size,
             enable_SMTPUTF8=True,
             hostname=config.hostname,
