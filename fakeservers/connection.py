@@ -93,8 +93,9 @@ class Connection(asyncio.Protocol):
         if self.wire is not None:
             if self.wire.stalled:
                 return
-            if self.wire.rules.watches(Event.BYTES):
-                self.wire.on_event(Event.BYTES, data)
+            watched = self.wire.rules.watches(Event.BYTES)
+            if watched and self.wire.on_event(Event.BYTES, data).ending is not None:
+                return  # the octets that end the connection are not served
         self._buffer += data
         if len(self._buffer) > _HIGH_WATER and not self._paused and self._transport:
             self._paused = True

@@ -53,6 +53,9 @@ class SubmissionHandler:
         session.host_name = hostname  # the 5-argument hook must record it (aiosmtpd docs)
         lines = [line[4:] for line in responses if line != "250 HELP"]
         lines += ["PIPELINING", "ENHANCEDSTATUSCODES"]
+        wire = getattr(server, "wire", None)  # SubmissionSMTP's fault rules, if any
+        if wire is not None:  # the first line is the greeting, the rest are keywords
+            lines = lines[:1] + wire.rules.capabilities(lines[1:])
         return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
 
     # -- envelope -----------------------------------------------------------------

@@ -94,6 +94,15 @@ class SubmissionSMTP(SMTP):
             if transport.get_extra_info("ssl_object") is not None:
                 self.wire.on_event(Event.TLS)
 
+    def data_received(self, data: bytes) -> None:
+        wire = self.wire
+        if wire is not None:
+            if wire.stalled:
+                return
+            if wire.rules.watches(Event.BYTES) and wire.on_event(Event.BYTES, data).ending:
+                return  # the octets that end the connection are not served
+        super().data_received(data)
+
     def connection_lost(self, error: Exception | None) -> None:
         super().connection_lost(error)
         if self._untrack is not None:
