@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import zlib
 from collections.abc import Callable
 from typing import cast
 
@@ -57,6 +58,9 @@ class Connection(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._on_connect: Callable[[Connection], None] | None = None
+        # COMPRESS=DEFLATE (RFC 4978): raw deflate both ways once started.
+        self._deflate: zlib._Compress | None = None
+        self._inflate: zlib._Decompress | None = None
 
     @classmethod
     def factory(
@@ -96,6 +100,12 @@ class Connection(asyncio.Protocol):
             watched = self.wire.rules.watches(Event.BYTES)
             if watched and self.wire.on_event(Event.BYTES, data).ending is not None:
                 return  # the octets that end the connection are not served
+        if self._inflate is not None:
+            try:
+                data = self._inflate.decompress(data)
+            except zlib.error:
+                self.abort()  # not a deflate stream: nothing more can be read
+                return
         self._buffer += data
         if len(self._buffer) > _HIGH_WATER and not self._paused and self._transport:
             self._paused = True
@@ -256,6 +266,8 @@ class Connection(asyncio.Protocol):
         With fault rules, the data goes through the :class:`Wire`, which may
         delay, rewrite or replace it.
         """
+        if self._deflate is not None:
+            data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
         if self.wire is not None:
             self.wire.write(data)
         elif self._transport is not None and not self._transport.is_closing():
@@ -305,6 +317,19 @@ class Connection(asyncio.Protocol):
         if self.wire is not None:
             self.wire.on_event(Event.TLS)
         return dropped
+
+    def start_compression(self) -> None:
+        """Deflate (RFC 1951, no zlib header) both ways from now on: COMPRESS, RFC 4978.
+
+        Call after the reply that starts it has been written and drained. Octets
+        already received after the command are compressed ones and are inflated now.
+        """
+        self._deflate = zlib.compressobj(wbits=-15)
+        self._inflate = zlib.decompressobj(wbits=-15)
+        pending = bytes(self._buffer)
+        self._buffer.clear()
+        if pending:
+            self._buffer += self._inflate.decompress(pending)
 
     async def close(self) -> None:
         """Close the connection and wait (briefly) until it is gone."""
