@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fakeservers.profiles.model import Profile
 from fakeservers.rules import RuleBook
 
 
@@ -39,9 +40,13 @@ class ServerConfig:
 
     #: Host name the servers announce in greetings and EHLO.
     hostname: str = "localhost"
-    #: Name of the emulated profile (``default`` is RFC-clean).
-    profile: str = "default"
+    #: The emulated server or provider (:mod:`fakeservers.profiles`); the default is
+    #: RFC-clean and lets every server compute its own greeting and capabilities.
+    profile: Profile = field(default_factory=lambda: Profile(name="default", description=""))
     limits: Limits = field(default_factory=Limits)
+    #: Gmail's IMAP extensions (X-GM-MSGID, X-GM-THRID, X-GM-LABELS, X-GM-RAW); also
+    #: on whenever the capabilities list X-GM-EXT-1 (the gmail profile).
+    gmail_extensions: bool = False
     #: The fault rules in force (:mod:`fakeservers.rules`); shared by every copy of the
     #: config, so that swapping the rule set reaches every server of the set.
     rules: RuleBook = field(default_factory=RuleBook, compare=False)

@@ -139,7 +139,8 @@ class FakeMailServers:
         self.host = host
         self.config = config or ServerConfig()
         self.accounts = tuple(accounts)
-        self.store = MailStore()
+        folders = self.config.profile.imap.folders
+        self.store = MailStore(folders=folders) if folders is not None else MailStore()
         for spec in self.accounts:
             self.store.add_account(spec.user, spec.password, address=spec.address)
         self._ports: dict[str, int | None] = {spec.name: 0 for spec in ENDPOINTS}
@@ -181,7 +182,7 @@ class FakeMailServers:
         return {
             "host": self.host,
             "ca_cert": str(self.ca_file),
-            "profile": self.config.profile,
+            "profile": self.config.profile.name,
             "endpoints": {
                 name: {"port": endpoint.port, "security": endpoint.security}
                 for name, endpoint in self.endpoints.items()

@@ -130,7 +130,10 @@ class OutgoingMessage:
 class MailStore:
     """Accounts and their mailboxes, shared by the three fake servers."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, folders: Iterable[tuple[str, str | None]] = DEFAULT_FOLDERS) -> None:
+        #: The folders (name, SPECIAL-USE attribute) every new account gets; a
+        #: provider profile sets its own, e.g. Gmail's ``[Gmail]/Sent Mail``.
+        self.folders = tuple(folders)
         self._lock = threading.RLock()
         self._accounts: dict[str, Account] = {}
         self._watchers: dict[tuple[str, str], list[Watcher]] = {}
@@ -145,7 +148,7 @@ class MailStore:
             if user in self._accounts:
                 raise StoreError(f"account {user!r} already exists")
             account = Account(user=user, password=password, address=address or user)
-            for name, special_use in DEFAULT_FOLDERS:
+            for name, special_use in self.folders:
                 account.mailboxes[name] = Mailbox(name=name, special_use=special_use)
             self._accounts[user] = account
             return account

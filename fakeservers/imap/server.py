@@ -61,11 +61,7 @@ async def serve_session(session: Session) -> None:
     """Greet, then serve commands until LOGOUT, a fatal error or the client leaving."""
     connection = session.connection
     try:
-        capabilities = " ".join(session.capabilities())
-        hostname = session.config.hostname
-        session.untagged(
-            f"OK [CAPABILITY {capabilities}] {hostname} mailcompat IMAP4rev1 ready".encode()
-        )
+        session.untagged(_greeting(session))
         while session.state is not State.LOGOUT:
             await _serve_one(session)
             await connection.drain()
@@ -82,6 +78,17 @@ async def serve_session(session: Session) -> None:
         logger.exception("IMAP session %s failed", connection.peer)
     finally:
         await connection.close()
+
+
+def _greeting(session: Session) -> bytes:
+    """``OK [CAPABILITY ...] text`` (RFC 3501 section 7.1.1), as the profile words it."""
+    profile = session.config.profile.imap
+    text = profile.greeting or "{hostname} mailcompat IMAP4rev1 ready"
+    text = text.replace("{hostname}", session.config.hostname)
+    text = text.replace("{peer}", session.connection.peer.rsplit(":", 1)[0])
+    if profile.greeting_capabilities:
+        text = f"[CAPABILITY {' '.join(session.capabilities())}] {text}"
+    return f"OK {text}".encode()
 
 
 async def _serve_one(session: Session) -> None:

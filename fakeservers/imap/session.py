@@ -100,7 +100,22 @@ class Session:
         self.connection.write(b"* " + line + b"\r\n")
 
     def capabilities(self) -> list[str]:
-        """What CAPABILITY says now (RFC 3501 sections 6.1.1, 6.2.1 and 6.2.3)."""
+        """What CAPABILITY says now (RFC 3501 sections 6.1.1, 6.2.1 and 6.2.3).
+
+        A provider profile's declared lists replace the computed one; rules
+        may then change either.
+        """
+        declared = self.config.profile.imap.capabilities
+        if declared is not None:
+            names = declared.current(
+                tls=self.connection.is_tls,
+                authenticated=self.state is not State.NOT_AUTHENTICATED,
+                credentials=lambda name: name.upper().startswith("AUTH="),
+                starttls_offer=("STARTTLS", "LOGINDISABLED"),
+            )
+            if self.connection.wire is not None:
+                names = self.connection.wire.rules.capabilities(names)
+            return names
         names = ["IMAP4rev1"]
         if self.state is State.NOT_AUTHENTICATED:
             if self.connection.is_tls:

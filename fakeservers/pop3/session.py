@@ -100,7 +100,16 @@ class Pop3Session:
         try:
             # The timestamp ends the line, as in RFC 1939's example: curl only
             # recognises APOP support when the greeting ends with it.
-            self._reply(f"+OK {IMPLEMENTATION} POP3 ready {self._timestamp}")
+            greeting = (
+                self._config.profile.pop3.greeting or "{implementation} POP3 ready {timestamp}"
+            )
+            for name, value in (
+                ("{implementation}", IMPLEMENTATION),
+                ("{hostname}", self._config.hostname),
+                ("{timestamp}", self._timestamp),
+            ):
+                greeting = greeting.replace(name, value)
+            self._reply(f"+OK {greeting}")
             while True:
                 await self._serve_one()
         except (_Closing, ConnectionClosed, IdleTimeout, OSError):
@@ -166,7 +175,16 @@ class Pop3Session:
     async def _capa(self, argument: str) -> None:
         split_arguments(argument, minimum=0, maximum=0)
         stls_offered = self._stls_allowed and self._state is State.AUTHORIZATION
-        listed = capabilities(secure=self._secure, stls_offered=stls_offered)
+        declared = self._config.profile.pop3.capabilities
+        if declared is not None:
+            listed = declared.current(
+                tls=self._secure,
+                authenticated=self._state is not State.AUTHORIZATION,
+                credentials=lambda name: name.split(" ", 1)[0].upper() in {"USER", "SASL"},
+                starttls_offer=("STLS",) if stls_offered else (),
+            )
+        else:
+            listed = capabilities(secure=self._secure, stls_offered=stls_offered)
         if self._connection.wire is not None:
             listed = self._connection.wire.rules.capabilities(listed)
         self._multiline("+OK Capability list follows", "".join(f"{c}\r\n" for c in listed).encode())

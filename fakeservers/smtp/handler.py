@@ -53,6 +53,16 @@ class SubmissionHandler:
         session.host_name = hostname  # the 5-argument hook must record it (aiosmtpd docs)
         lines = [line[4:] for line in responses if line != "250 HELP"]
         lines += ["PIPELINING", "ENHANCEDSTATUSCODES"]
+        declared = self._config.profile.smtp.capabilities
+        if declared is not None:
+            transport = server.transport
+            tls = transport is not None and transport.get_extra_info("ssl_object") is not None
+            lines = lines[:1] + declared.current(
+                tls=tls,
+                authenticated=False,  # SMTP does not advertise again after AUTH
+                credentials=lambda name: name.split(" ", 1)[0].upper() == "AUTH",
+                starttls_offer=("STARTTLS",),
+            )
         wire = getattr(server, "wire", None)  # SubmissionSMTP's fault rules, if any
         if wire is not None:  # the first line is the greeting, the rest are keywords
             lines = lines[:1] + wire.rules.capabilities(lines[1:])

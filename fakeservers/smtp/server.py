@@ -183,7 +183,7 @@ async def start_smtp_server(
             data_size_limit=limits.max_message_size,
             enable_SMTPUTF8=True,
             hostname=config.hostname,
-            ident=IDENT,
+            ident=config.profile.smtp.greeting or IDENT,
             tls_context=None if implicit_tls else tls_context,
             require_starttls=not implicit_tls,
             auth_require_tls=not implicit_tls,

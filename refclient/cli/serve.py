@@ -19,13 +19,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from fakeservers.config import Limits, ServerConfig
+from fakeservers.config import Limits
 from fakeservers.controller import DEFAULT_ACCOUNTS, ENDPOINTS, AccountSpec, FakeMailServers
+from fakeservers.profiles.catalogue import ProfileError, server_config
+from fakeservers.rules import RuleError, load_rules_file
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-#: Profiles that exist today; ``mailcompat profiles`` will list them with descriptions.
-KNOWN_PROFILES: tuple[str, ...] = ("default",)
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +35,25 @@ def register(subparsers: Any) -> None:
         description="Run the fake IMAP, POP3 and SMTP submission servers over one mail store "
         "until interrupted. Port 0 picks a free port.",
     )
-    parser.add_argument("--profile", default="default", help="emulated server (default: default)")
+    parser.add_argument(
+        "--profile",
+        default="default",
+        help="emulated server or provider (default: default; `mailcompat profiles` lists them)",
+    )
+    parser.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="turn on a named quirk besides the profile's (repeatable; "
+        "`mailcompat profiles quirks` lists them)",
+    )
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE",
+        help="fault rules to apply (YAML, docs/rules.md); hit counts are printed at exit",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     for spec in ENDPOINTS:
         parser.add_argument(
@@ -106,18 +123,19 @@ def _limit(text: str) -> tuple[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the servers until a stop signal; returns the exit code."""
-    if args.profile not in KNOWN_PROFILES:
-        print(
-            f"mailcompat serve: unknown profile {args.profile!r} "
-            f"(known: {', '.join(KNOWN_PROFILES)})",
-            file=sys.stderr,
+    try:
+        ruleset = load_rules_file(args.rules) if args.rules is not None else None
+        config = server_config(
+            args.profile, limits=dict(args.limit), quirks=args.quirk, rules=ruleset
         )
+    except (ProfileError, RuleError) as error:
+        print(f"mailcompat serve: {error}", file=sys.stderr)
         return EXIT_USAGE
     servers = FakeMailServers(
         host=args.host,
         ports={spec.name: getattr(args, f"{spec.name}_port") for spec in ENDPOINTS},
         accounts=tuple(args.account or DEFAULT_ACCOUNTS),
-        config=ServerConfig(profile=args.profile, limits=Limits(**dict(args.limit))),
+        config=config,
         state_dir=args.state_dir,
     )
     try:
@@ -137,9 +155,13 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         restore()
+        hits = servers.rule_hits()
         servers.stop()
         if args.state_dir is not None:
             (args.state_dir / "servers.json").unlink(missing_ok=True)
+    if hits:
+        counted = ", ".join(f"{name}: {count}" for name, count in hits.items())
+        print(f"mailcompat serve: rule hits: {counted}", flush=True)
     print("mailcompat serve: stopped", flush=True)
     return EXIT_OK
 
