@@ -15,6 +15,7 @@ asyncio observer must hop to its loop with ``loop.call_soon_threadsafe``.
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -86,6 +87,10 @@ class Mailbox:
     uidnext: int = 1
     highest_modseq: int = 1
     messages: list[Message] = field(default_factory=list)
+    #: A stable id that survives RENAME (OBJECTID, RFC 8474 section 4).
+    mailbox_id: str = field(default_factory=lambda: "F" + secrets.token_hex(12))
+    #: UID -> mod-sequence of its expunge, for VANISHED (EARLIER) (RFC 7162 section 3.2.5).
+    expunged: dict[int, int] = field(default_factory=dict)
 
     def by_uid(self, uid: int) -> Message | None:
         """The message with this UID, or None (binary search: UIDs ascend)."""
@@ -112,6 +117,10 @@ class Account:
     mailboxes: dict[str, Mailbox] = field(default_factory=dict)
     #: OAuth2 bearer tokens accepted for this account (XOAUTH2 / OAUTHBEARER).
     tokens: set[str] = field(default_factory=set)
+    #: Quota limits by resource (RFC 9208): STORAGE in units of 1024 octets, MESSAGE a count.
+    quota: dict[str, int] = field(
+        default_factory=lambda: {"STORAGE": 1024 * 1024, "MESSAGE": 100_000}
+    )
 
 
 Watcher = Callable[[str, str], None]
@@ -337,6 +346,7 @@ class MailStore:
             if removed:
                 box.messages = keep
                 box.highest_modseq += 1
+                box.expunged.update(dict.fromkeys(removed, box.highest_modseq))
         if removed:
             self._notify(user, box.name)
         return removed
@@ -350,6 +360,7 @@ class MailStore:
             if removed:
                 box.messages = [m for m in box.messages if m.uid not in doomed]
                 box.highest_modseq += 1
+                box.expunged.update(dict.fromkeys(removed, box.highest_modseq))
         if removed:
             self._notify(user, box.name)
         return removed
@@ -377,6 +388,27 @@ class MailStore:
                 )
                 pairs.append((original.uid, copied.uid))
         return pairs
+
+    def move(
+        self, user: str, source: str, uids: Iterable[int], target: str
+    ) -> list[tuple[int, int]]:
+        """Move messages to ``target`` as one step: copy, then remove the originals.
+
+        Returns (source UID, new UID) pairs (MOVE, RFC 6851 section 3.3); flags and
+        the internal date travel with the messages.
+        """
+        with self._lock:
+            pairs = self.copy(user, source, uids, target)
+            self.delete_messages(user, source, [old for old, _ in pairs])
+        return pairs
+
+    def usage(self, user: str) -> tuple[int, int]:
+        """(octets, messages) held by every mailbox of ``user`` (QUOTA, RFC 9208)."""
+        with self._lock:
+            boxes = list(self.account(user).mailboxes.values())
+            octets = sum(m.size for box in boxes for m in box.messages)
+            count = sum(len(box.messages) for box in boxes)
+        return octets, count
 
     # -- POP3 maildrop lock and the SMTP outbox -------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fakeservers.imap.commands import any_state, idle, login, mailboxes, messages
+from fakeservers.imap.commands import any_state, extensions, idle, login, mailboxes, messages
 from fakeservers.imap.parser import Command
 from fakeservers.imap.session import Reply, Session, State
 
@@ -44,6 +44,12 @@ COMMANDS: dict[str, tuple[Handler, frozenset[State]]] = {
     "FETCH": (messages.fetch, _SELECTED),
     "STORE": (messages.store, _SELECTED),
     "COPY": (messages.copy, _SELECTED),
+    "MOVE": (messages.copy, _SELECTED),  # RFC 6851
+    "ENABLE": (extensions.enable, _AUTHENTICATED),  # RFC 5161 (checked: not when selected)
+    "COMPRESS": (extensions.compress, _AUTHENTICATED),  # RFC 4978 section 3
+    "GETQUOTA": (extensions.getquota, _AUTHENTICATED),  # RFC 9208
+    "GETQUOTAROOT": (extensions.getquotaroot, _AUTHENTICATED),
+    "SETQUOTA": (extensions.setquota, _AUTHENTICATED),
 }
 
 #: Commands during which EXPUNGE responses must wait (RFC 3501 section 7.4.1).

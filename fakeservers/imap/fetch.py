@@ -3,16 +3,22 @@
 Each message's response is built as a list of pieces (section octets are
 memoryviews into the stored message) and joined once, so a large body is
 copied only into the output buffer.
+
+Extension items: MODSEQ (RFC 7162 section 3.1.4), BINARY[...] and
+BINARY.SIZE[...] with the content transfer encoding undone (RFC 3516),
+EMAILID and THREADID (RFC 8474), and Gmail's X-GM-MSGID, X-GM-THRID and
+X-GM-LABELS.
 """
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Iterable
 
-from fakeservers.imap import mime
+from fakeservers.imap import mime, objectids
 from fakeservers.imap.dates import format_date_time
 from fakeservers.imap.parser import FetchItem, Section
-from fakeservers.imap.responses import NIL, flag_list
+from fakeservers.imap.responses import NIL, flag_list, string
 from fakeservers.store import Message
 
 Octets = bytes | memoryview
@@ -28,21 +34,45 @@ def sets_seen(items: Iterable[FetchItem]) -> bool:
     )
 
 
+class UnknownTransferEncoding(ValueError):
+    """BINARY of a part whose encoding cannot be undone (``NO [UNKNOWN-CTE]``, RFC 3516 4.3)."""
+
+
 def fetch_response(
-    number: int, message: Message, items: Iterable[FetchItem], *, flags: frozenset[str]
+    number: int,
+    message: Message,
+    items: Iterable[FetchItem],
+    *,
+    flags: frozenset[str],
+    labels: Iterable[str] = (),
 ) -> bytes:
-    """``* n FETCH (...)`` CRLF for one message."""
+    """``* n FETCH (...)`` CRLF for one message; ``labels`` answers X-GM-LABELS.
+
+    Raises :class:`UnknownTransferEncoding` for BINARY of an undecodable part.
+    """
     pieces: list[Octets] = [b"* %d FETCH (" % number]
     for index, item in enumerate(items):
         if index:
             pieces.append(b" ")
-        pieces += _item(message, item, flags)
+        if item.name == "X-GM-LABELS":
+            shown = [string(label.encode("utf-8")) for label in labels]
+            pieces.append(b"X-GM-LABELS (" + b" ".join(shown) + b")")
+        else:
+            pieces += _item(message, item, flags)
     pieces.append(b")\r\n")
     return b"".join(pieces)
 
 
 def _item(message: Message, item: FetchItem, flags: frozenset[str]) -> list[Octets]:
     name = item.name
+    if name in ("BINARY", "BINARY.SIZE") and item.section is not None:
+        label = name.encode("ascii") + item.section.render()
+        decoded = binary_octets(mime.parse(message.data), item.section.part)
+        if name == "BINARY.SIZE":
+            return [label + b" %d" % (0 if decoded is None else len(decoded))]
+        return [label, *_literal(decoded, item.partial, binary=True)]
+    if name in _IDENTIFIERS:
+        return [name.encode("ascii") + b" " + _IDENTIFIERS[name](message)]
     if item.section is not None:
         label = b"BODY" + item.section.render()
         octets = section_octets(mime.parse(message.data), item.section)
@@ -69,8 +99,22 @@ def _item(message: Message, item: FetchItem, flags: frozenset[str]) -> list[Octe
     return [b"BODY " + part.body]
 
 
-def _literal(octets: Octets | None, partial: tuple[int, int] | None) -> list[Octets]:
-    """`` {n}`` CRLF and octets, ``<origin>`` first for a partial fetch; NIL for no part."""
+_IDENTIFIERS = {
+    "MODSEQ": lambda m: b"(%d)" % m.modseq,
+    "EMAILID": lambda m: b"(" + objectids.email_id(m).encode("ascii") + b")",
+    "THREADID": lambda m: b"(" + objectids.thread_id(m).encode("ascii") + b")",
+    "X-GM-MSGID": lambda m: b"%d" % objectids.gmail_message_id(m),
+    "X-GM-THRID": lambda m: b"%d" % objectids.gmail_thread_id(m),
+}
+
+
+def _literal(
+    octets: Octets | None, partial: tuple[int, int] | None, *, binary: bool = False
+) -> list[Octets]:
+    """`` {n}`` CRLF and octets, ``<origin>`` first for a partial fetch; NIL for no part.
+
+    With ``binary``, octets holding NUL go out as ``literal8`` (RFC 3516 section 4.2).
+    """
     if octets is None:
         return [b" ", NIL]
     origin = b""
@@ -78,7 +122,35 @@ def _literal(octets: Octets | None, partial: tuple[int, int] | None) -> list[Oct
         start, count = partial
         octets = octets[start : start + count]
         origin = b"<%d>" % start
-    return [origin, b" {%d}\r\n" % len(octets), octets]
+    tilde = b"~" if binary and b"\x00" in bytes(octets) else b""
+    return [origin, b" " + tilde + b"{%d}\r\n" % len(octets), octets]
+
+
+def binary_octets(root: mime.Part, numbers: tuple[int, ...]) -> bytes | None:
+    """A part's body with its content transfer encoding undone (RFC 3516 section 4.2).
+
+    ``BINARY[]`` (no part numbers) is the whole message as stored. None when the
+    part does not exist; raises :class:`UnknownTransferEncoding`.
+    """
+    if not numbers:
+        return bytes(root.octets)
+    node = root.find(numbers)
+    if node is None:
+        return None
+    body = bytes(node.body_octets)
+    if node.children:
+        return body  # a multipart has no encoding of its own to undo
+    encoding = str(node.headers.get("content-transfer-encoding", "7bit")).strip().lower()
+    if encoding in ("7bit", "8bit", "binary"):
+        return body
+    try:
+        if encoding == "base64":
+            return binascii.a2b_base64(body)
+        if encoding == "quoted-printable":
+            return binascii.a2b_qp(body)
+    except binascii.Error as error:
+        raise UnknownTransferEncoding(f"part {numbers} is not valid {encoding}") from error
+    raise UnknownTransferEncoding(f"unknown content transfer encoding {encoding}")
 
 
 def section_octets(root: mime.Part, section: Section) -> Octets | None:

@@ -1,5 +1,12 @@
 """IMAP4rev1 command grammar (RFC 3501 sections 6 and 9, plus the extensions served).
 
+Extensions parsed here: SELECT/EXAMINE parameters and FETCH/STORE modifiers of
+CONDSTORE and QRESYNC (RFC 7162), SEARCH RETURN (ESEARCH, RFC 4731) and ``$``
+(SEARCHRES, RFC 5182), MOVE (RFC 6851), ENABLE (RFC 5161), extended LIST
+(RFC 5258, RFC 5819), CREATE with USE (RFC 6154), BINARY items and literal8
+(RFC 3516), APPEND's UTF8 data extension (RFC 6855), COMPRESS (RFC 4978), the
+QUOTA commands (RFC 9208), OBJECTID items (RFC 8474) and Gmail's X-GM items.
+
 :func:`parse_command` turns one complete command (literals inline, final CRLF
 removed) into a :class:`Command` whose ``args`` is a typed record per
 command. Any input that is not a valid command raises :class:`ParseError`,
@@ -65,6 +72,63 @@ class MailboxName:
 
 
 @dataclass(frozen=True)
+class Qresync:
+    """The QRESYNC SELECT parameter (RFC 7162 section 3.2.5)."""
+
+    uidvalidity: int
+    modseq: int
+    known_uids: SequenceSet | None
+    #: (known sequence numbers, the UIDs they correspond to), or None.
+    seq_match: tuple[SequenceSet, SequenceSet] | None
+
+
+@dataclass(frozen=True)
+class Select:
+    """SELECT and EXAMINE with their parameters (RFC 4466 section 2.1, RFC 7162)."""
+
+    mailbox: str
+    condstore: bool = False
+    qresync: Qresync | None = None
+
+
+@dataclass(frozen=True)
+class Create:
+    """CREATE, with the special uses asked for (CREATE-SPECIAL-USE, RFC 6154 section 3)."""
+
+    mailbox: str
+    uses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Enable:
+    """ENABLE (RFC 5161): the capability names, as sent."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Compress:
+    """COMPRESS (RFC 4978): the mechanism name."""
+
+    mechanism: str
+
+
+@dataclass(frozen=True)
+class QuotaRoot:
+    """GETQUOTA (a quota root) and GETQUOTAROOT (a mailbox), RFC 9208 section 4."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class SetQuota:
+    """SETQUOTA (RFC 9208 section 4.5): root and (resource, limit) pairs."""
+
+    root: str
+    limits: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
 class Rename:
     old: str
     new: str
@@ -72,10 +136,19 @@ class Rename:
 
 @dataclass(frozen=True)
 class ListMailboxes:
-    """LIST and LSUB: reference and pattern, decoded from modified UTF-7."""
+    """LIST and LSUB: reference and pattern, decoded from modified UTF-7.
+
+    The extended form (RFC 5258) adds selection options, several patterns and
+    return options; ``status`` holds the items of RETURN (STATUS (...)) (RFC 5819).
+    """
 
     reference: str
     pattern: str
+    patterns: tuple[str, ...] = ()
+    selection: tuple[str, ...] = ()
+    returns: tuple[str, ...] = ()
+    status: tuple[str, ...] = ()
+    extended: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,12 +163,18 @@ class Append:
     flags: tuple[str, ...]
     internal_date: datetime | None
     message: bytes
+    #: Sent as ``UTF8 (~{n})`` (RFC 6855 section 4).
+    utf8: bool = False
 
 
 @dataclass(frozen=True)
 class Search:
     matches: Predicate
     uid: bool
+    #: RETURN options (ESEARCH, RFC 4731 section 3.1), None without RETURN.
+    returns: tuple[str, ...] | None = None
+    #: Which notable keys appear (``search.USES_MODSEQ``, ``search.USES_GMAIL``).
+    used: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -124,7 +203,11 @@ def _field_name(name: str) -> bytes:
 
 @dataclass(frozen=True)
 class FetchItem:
-    """One ``fetch-att``; ``section`` is set for BODY[...] / BODY.PEEK[...]."""
+    """One ``fetch-att``; ``section`` is set for BODY[...] / BODY.PEEK[...].
+
+    BINARY[...] and BINARY.SIZE[...] (RFC 3516) carry their part numbers in
+    ``section`` too; BINARY.SIZE counts as a peek, since it does not set ``\\Seen``.
+    """
 
     name: str
     section: Section | None = None
@@ -137,6 +220,9 @@ class Fetch:
     messages: SequenceSet
     items: tuple[FetchItem, ...]
     uid: bool
+    #: CHANGEDSINCE and VANISHED modifiers (RFC 7162 sections 3.1.4.1 and 3.2.6).
+    changed_since: int | None = None
+    vanished: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +233,8 @@ class Store:
     silent: bool
     flags: tuple[str, ...]
     uid: bool
+    #: The UNCHANGEDSINCE modifier (RFC 7162 section 3.1.3).
+    unchanged_since: int | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +275,12 @@ Arguments = (
     | Copy
     | Expunge
     | Identify
+    | Select
+    | Create
+    | Enable
+    | Compress
+    | QuotaRoot
+    | SetQuota
 )
 
 
@@ -258,6 +352,10 @@ def _mailbox(reader: Reader) -> str:
 
 
 def _decode_name(octets: bytes) -> str:
+    """Modified UTF-7, or UTF-8 when the name has 8-bit octets (UTF8=ACCEPT, RFC 6855 3)."""
+    if not octets.isascii():
+        name = _utf8(octets, "mailbox name")
+        return "INBOX" if name.upper() == "INBOX" else name
     try:
         name = utf7.decode(octets)
     except utf7.MailboxNameError as error:
@@ -297,6 +395,117 @@ def _one_mailbox(reader: Reader, uid: bool) -> Arguments:
     return MailboxName(_mailbox(reader))
 
 
+def _select(reader: Reader, uid: bool) -> Arguments:
+    """``select-params`` (RFC 4466 section 2.1): CONDSTORE and QRESYNC (RFC 7162)."""
+    reader.space()
+    mailbox = _mailbox(reader)
+    condstore, qresync = False, None
+    if reader.skip(b" ("):
+        while True:
+            name = reader.atom()
+            if name == "CONDSTORE":
+                condstore = True
+            elif name == "QRESYNC":
+                reader.space()
+                qresync = _qresync(reader)
+            else:
+                raise SyntaxProblem(f"unknown SELECT parameter {name}")
+            if reader.skip(b")"):
+                break
+            reader.space()
+    return Select(mailbox, condstore, qresync)
+
+
+def _qresync(reader: Reader) -> Qresync:
+    """``"(" uidvalidity SP mod-sequence-value [SP known-uids] [SP seq-match-data] ")"``."""
+    reader.expect(b"(", "'(' opening the QRESYNC parameters")
+    uidvalidity = reader.number()
+    reader.space()
+    modseq = _modseq_value(reader)
+    known_uids: SequenceSet | None = None
+    seq_match: tuple[SequenceSet, SequenceSet] | None = None
+    if reader.skip(b" "):
+        if not reader.peek(b"("):
+            known_uids = reader.sequence_set()
+            if not reader.skip(b" "):
+                reader.expect(b")", "')' closing the QRESYNC parameters")
+                return Qresync(uidvalidity, modseq, known_uids, None)
+        reader.expect(b"(", "'(' opening the sequence match data")
+        numbers = reader.sequence_set()
+        reader.space()
+        seq_match = (numbers, reader.sequence_set())
+        reader.expect(b")", "')' closing the sequence match data")
+    reader.expect(b")", "')' closing the QRESYNC parameters")
+    if uidvalidity == 0 or modseq == 0:
+        raise SyntaxProblem("QRESYNC needs a non-zero UIDVALIDITY and mod-sequence")
+    return Qresync(uidvalidity, modseq, known_uids, seq_match)
+
+
+_MODSEQ_VALUE = re.compile(rb"\d{1,20}")
+
+
+def _modseq_value(reader: Reader) -> int:
+    """``mod-sequence-value``: up to 2^63-1 (RFC 7162 section 7)."""
+    text = reader.token(_MODSEQ_VALUE)
+    if not text or int(text) > 2**63 - 1:
+        raise reader.fail("a mod-sequence value")
+    return int(text)
+
+
+def _create(reader: Reader, uid: bool) -> Arguments:
+    """CREATE with ``create-param`` USE (RFC 6154 section 6)."""
+    reader.space()
+    mailbox = _mailbox(reader)
+    uses: list[str] = []
+    if reader.skip(b" ("):
+        reader.expect(b"USE", "USE")
+        reader.space()
+        uses = reader.flag_list()
+        reader.expect(b")", "')' closing the CREATE parameters")
+    return Create(mailbox, tuple(uses))
+
+
+def _enable(reader: Reader, uid: bool) -> Arguments:
+    """``ENABLE 1*(SP capability)`` (RFC 5161 section 4)."""
+    names = []
+    while reader.skip(b" "):
+        names.append(reader.raw_atom().decode("ascii"))
+    if not names:
+        raise reader.fail("a capability name")
+    return Enable(tuple(names))
+
+
+def _compress(reader: Reader, uid: bool) -> Arguments:
+    reader.space()
+    return Compress(reader.atom())
+
+
+def _quota_root(reader: Reader, uid: bool) -> Arguments:
+    reader.space()
+    return QuotaRoot(_utf8(reader.astring(), "quota root"))
+
+
+def _quota_mailbox(reader: Reader, uid: bool) -> Arguments:
+    reader.space()
+    return QuotaRoot(_mailbox(reader))
+
+
+def _setquota(reader: Reader, uid: bool) -> Arguments:
+    """``SETQUOTA quota-root SP "(" [setquota-resource *(SP ...)] ")"`` (RFC 9208 section 9)."""
+    reader.space()
+    root = _utf8(reader.astring(), "quota root")
+    reader.space()
+    reader.expect(b"(", "'(' opening the quota limits")
+    limits: list[tuple[str, int]] = []
+    while not reader.skip(b")"):
+        if limits:
+            reader.space()
+        resource = reader.atom()
+        reader.space()
+        limits.append((resource, _modseq_value(reader)))
+    return SetQuota(root, tuple(limits))
+
+
 def _rename(reader: Reader, uid: bool) -> Arguments:
     reader.space()
     old = _mailbox(reader)
@@ -305,23 +514,83 @@ def _rename(reader: Reader, uid: bool) -> Arguments:
 
 
 def _list(reader: Reader, uid: bool) -> Arguments:
+    """LIST, with the extended form of RFC 5258 section 6 (and RFC 5819's STATUS)."""
     reader.space()
+    selection: tuple[str, ...] = ()
+    extended = False
+    if reader.peek(b"("):
+        selection = tuple(_atom_list(reader))
+        reader.space()
+        extended = True
     reference = reader.astring()
     reader.space()
-    pattern = reader.list_mailbox()
-    try:
-        return ListMailboxes(utf7.decode(reference), utf7.decode(pattern))
-    except utf7.MailboxNameError as error:
-        raise SyntaxProblem(str(error)) from None
+    if reader.skip(b"("):
+        patterns = [reader.list_mailbox()]
+        while not reader.skip(b")"):
+            reader.space()
+            patterns.append(reader.list_mailbox())
+        extended = True
+    else:
+        patterns = [reader.list_mailbox()]
+    returns: list[str] = []
+    status: list[str] = []
+    if reader.skip(b" RETURN "):
+        extended = True
+        reader.expect(b"(", "'(' opening the return options")
+        while not reader.skip(b")"):
+            if returns:
+                reader.space()
+            option = reader.atom()
+            returns.append(option)
+            if option == "STATUS":
+                reader.space()
+                status = _status_items(reader)
+    decoded = [_decode_name(pattern) if pattern else "" for pattern in patterns]
+    return ListMailboxes(
+        _decode_name(reference) if reference else "",
+        decoded[0],
+        tuple(decoded),
+        selection,
+        tuple(returns),
+        tuple(status),
+        extended,
+    )
 
 
-_STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
+def _atom_list(reader: Reader) -> list[str]:
+    """``"(" [atom *(SP atom)] ")"``."""
+    reader.expect(b"(", "'('")
+    atoms: list[str] = []
+    while not reader.skip(b")"):
+        if atoms:
+            reader.space()
+        atoms.append(reader.atom())
+    return atoms
+
+
+_STATUS_ITEMS = (
+    "MESSAGES",
+    "RECENT",
+    "UIDNEXT",
+    "UIDVALIDITY",
+    "UNSEEN",
+    "HIGHESTMODSEQ",  # RFC 7162 section 3.1.9
+    "APPENDLIMIT",  # RFC 7889 section 4
+    "MAILBOXID",  # RFC 8474 section 4.3
+    "SIZE",  # RFC 8438
+    "DELETED",  # RFC 9208 section 4.1.4
+    "DELETED-STORAGE",  # RFC 9208 section 4.1.4
+)
 
 
 def _status(reader: Reader, uid: bool) -> Arguments:
     reader.space()
     mailbox = _mailbox(reader)
     reader.space()
+    return Status(mailbox, tuple(_status_items(reader)))
+
+
+def _status_items(reader: Reader) -> list[str]:
     reader.expect(b"(", "'(' opening the status items")
     items = [reader.atom()]
     while not reader.skip(b")"):
@@ -330,7 +599,7 @@ def _status(reader: Reader, uid: bool) -> Arguments:
     unknown = [item for item in items if item not in _STATUS_ITEMS]
     if unknown:
         raise SyntaxProblem(f"unknown status item {unknown[0]}")
-    return Status(mailbox, tuple(items))
+    return items
 
 
 def _append(reader: Reader, uid: bool) -> Arguments:
@@ -348,14 +617,33 @@ def _append(reader: Reader, uid: bool) -> Arguments:
         except DateError as error:
             raise SyntaxProblem(str(error)) from None
         reader.space()
-    if not reader.peek(b"{"):
+    if reader.skip(b"UTF8 ("):  # RFC 6855 section 4: "UTF8" SP "(" literal8 ")"
+        if not reader.peek(b"~{"):
+            raise reader.fail("a literal8 inside UTF8 (...)")
+        message = reader.literal()
+        reader.expect(b")", "')' closing UTF8 (...)")
+        return Append(mailbox, tuple(flags), internal_date, message, utf8=True)
+    if not (reader.peek(b"{") or reader.peek(b"~{")):  # literal8: RFC 3516 section 4.2
         raise reader.fail("the message as a literal")
     return Append(mailbox, tuple(flags), internal_date, reader.literal())
 
 
+_RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE")
+
+
 def _search(reader: Reader, uid: bool) -> Arguments:
+    """SEARCH with RETURN options (ESEARCH, RFC 4731 section 3.1; SAVE, RFC 5182)."""
     reader.space()
-    return Search(parse_criteria(reader), uid)
+    returns: tuple[str, ...] | None = None
+    if reader.skip(b"RETURN "):
+        returns = tuple(_atom_list(reader))
+        unknown = [option for option in returns if option not in _RETURN_OPTIONS]
+        if unknown:
+            raise SyntaxProblem(f"unknown SEARCH return option {unknown[0]}")
+        reader.space()
+    used: set[str] = set()
+    matches = parse_criteria(reader, used=used)
+    return Search(matches, uid, returns, frozenset(used))
 
 
 def _fetch(reader: Reader, uid: bool) -> Arguments:
@@ -368,13 +656,31 @@ def _fetch(reader: Reader, uid: bool) -> Arguments:
             reader.space()
             items.append(_fetch_att(reader))
     else:
-        word = reader.data[reader.position :].upper()
-        items = list(_MACROS[word.decode("ascii")]) if word in _MACRO_NAMES else []
-        if items:
-            reader.position = len(reader.data)
+        macro = _MACRO.match(reader.data, reader.position)
+        if macro is not None:
+            items = list(_MACROS[macro.group(1).decode("ascii").upper()])
+            reader.position = macro.end(1)
         else:
             items = [_fetch_att(reader)]
-    return Fetch(messages, tuple(items), uid)
+    changed_since: int | None = None
+    vanished = False
+    if reader.skip(b" ("):  # fetch-modifiers (RFC 4466 section 2.4, RFC 7162)
+        while True:
+            modifier = reader.atom()
+            if modifier == "CHANGEDSINCE":
+                reader.space()
+                changed_since = _modseq_value(reader)
+            elif modifier == "VANISHED":
+                vanished = True
+            else:
+                raise SyntaxProblem(f"unknown FETCH modifier {modifier}")
+            if reader.skip(b")"):
+                break
+            reader.space()
+    if vanished and (not uid or changed_since is None):
+        # RFC 7162 section 3.2.6: only UID FETCH, and only with CHANGEDSINCE.
+        raise SyntaxProblem("VANISHED needs UID FETCH and CHANGEDSINCE")
+    return Fetch(messages, tuple(items), uid, changed_since, vanished)
 
 
 _MACROS = {
@@ -384,7 +690,7 @@ _MACROS = {
     "FULL": (FetchItem("FLAGS"), FetchItem("INTERNALDATE"), FetchItem("RFC822.SIZE"),
              FetchItem("ENVELOPE"), FetchItem("BODY")),
 }  # fmt: skip
-_MACRO_NAMES = {name.encode() for name in _MACROS}
+_MACRO = re.compile(rb"(?i)(ALL|FAST|FULL)(?= |\Z)")
 _SIMPLE_ATTS = (
     "ENVELOPE",
     "FLAGS",
@@ -396,6 +702,12 @@ _SIMPLE_ATTS = (
     "BODY",
     "BODYSTRUCTURE",
     "UID",
+    "MODSEQ",  # RFC 7162 section 3.1.4
+    "EMAILID",  # RFC 8474 section 5.1
+    "THREADID",  # RFC 8474 section 5.2
+    "X-GM-MSGID",
+    "X-GM-THRID",
+    "X-GM-LABELS",
 )
 
 
@@ -407,13 +719,26 @@ def _fetch_att(reader: Reader) -> FetchItem:
         section = _section(reader)
         partial = _partial(reader) if reader.peek(b"<") else None
         return FetchItem("BODY", section, partial, peek=name == "BODY.PEEK")
+    if name in ("BINARY", "BINARY.PEEK", "BINARY.SIZE"):
+        # "[" [section-part] "]" (RFC 3516 section 4.1); partial only for BINARY[.PEEK].
+        reader.expect(b"[", "'[' opening the binary section")
+        spec = reader.token(_SECTION_SPEC).decode("ascii")
+        numbers = spec.split(".") if spec else []
+        if not all(n.isdigit() and n.isascii() and not n.startswith("0") for n in numbers):
+            raise SyntaxProblem(f"bad binary section [{spec}]")
+        reader.expect(b"]", "']' closing the section")
+        section = Section(tuple(int(n) for n in numbers), "")
+        if name == "BINARY.SIZE":
+            return FetchItem("BINARY.SIZE", section, None, peek=True)
+        partial = _partial(reader) if reader.peek(b"<") else None
+        return FetchItem("BINARY", section, partial, peek=name == "BINARY.PEEK")
     if name not in _SIMPLE_ATTS:
         reader.position = start
         raise reader.fail("a FETCH data item")
     return FetchItem(name)
 
 
-_ATT_NAME = re.compile(rb"[A-Za-z0-9.]*")
+_ATT_NAME = re.compile(rb"[A-Za-z0-9.-]*")
 _SECTION_SPEC = re.compile(rb"[A-Za-z0-9.]*")
 _SECTION_TEXTS = ("HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT", "MIME")
 
@@ -457,12 +782,17 @@ def _store(reader: Reader, uid: bool) -> Arguments:
     reader.space()
     messages = reader.sequence_set()
     reader.space()
+    unchanged_since: int | None = None
+    if reader.skip(b"("):  # store-modifiers (RFC 4466 section 2.5, RFC 7162 3.1.3)
+        reader.expect(b"UNCHANGEDSINCE ", "UNCHANGEDSINCE")
+        unchanged_since = _modseq_value(reader)
+        reader.expect(b") ", "')' closing the STORE modifiers")
     mode = "add" if reader.skip(b"+") else "remove" if reader.skip(b"-") else "replace"
     reader.expect(b"FLAGS", "FLAGS, +FLAGS or -FLAGS")
     silent = reader.skip(b".SILENT")
     reader.space()
     flags = reader.flag_list() if reader.peek(b"(") else _bare_flags(reader)
-    return Store(messages, mode, silent, tuple(flags), uid)
+    return Store(messages, mode, silent, tuple(flags), uid, unchanged_since)
 
 
 def _bare_flags(reader: Reader) -> list[str]:
@@ -510,9 +840,9 @@ _GRAMMARS: dict[str, Grammar] = {
     "STARTTLS": _none,
     "LOGIN": _login,
     "AUTHENTICATE": _authenticate,
-    "SELECT": _one_mailbox,
-    "EXAMINE": _one_mailbox,
-    "CREATE": _one_mailbox,
+    "SELECT": _select,
+    "EXAMINE": _select,
+    "CREATE": _create,
     "DELETE": _one_mailbox,
     "RENAME": _rename,
     "SUBSCRIBE": _one_mailbox,
@@ -529,8 +859,14 @@ _GRAMMARS: dict[str, Grammar] = {
     "FETCH": _fetch,
     "STORE": _store,
     "COPY": _copy,
+    "MOVE": _copy,  # RFC 6851 section 3.1: the same arguments as COPY
     "IDLE": _none,
     "NAMESPACE": _none,
     "ID": _id,
+    "ENABLE": _enable,
+    "COMPRESS": _compress,
+    "GETQUOTA": _quota_root,
+    "GETQUOTAROOT": _quota_mailbox,
+    "SETQUOTA": _setquota,
 }
-_UID_COMMANDS = ("FETCH", "STORE", "COPY", "SEARCH", "EXPUNGE")
+_UID_COMMANDS = ("FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE")

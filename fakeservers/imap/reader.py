@@ -22,7 +22,7 @@ _LIST_ATOM = re.compile(rb'[^(){ \x00-\x1f\x7f-\xff"\\]+')
 # quoted = DQUOTE *QUOTED-CHAR DQUOTE; 8-bit octets are tolerated (many clients send
 # UTF-8 SEARCH strings quoted) but CR, LF and NUL never are.
 _QUOTED = re.compile(rb'"((?:[^"\\\r\n\x00]|\\["\\])*)"')
-_LITERAL = re.compile(rb"\{(\d{1,10})(\+?)\}\r\n")
+_LITERAL = re.compile(rb"~?\{(\d{1,10})(\+?)\}\r\n")
 _NUMBER = re.compile(rb"\d{1,10}")
 _SEQUENCE = re.compile(rb"[0-9*:,]+")
 _UNESCAPE = re.compile(rb'\\(["\\])')
@@ -133,7 +133,11 @@ class Reader:
         raise self.fail("a string")
 
     def literal(self) -> bytes:
-        """``literal = "{" number ["+"] "}" CRLF *CHAR8`` (RFC 3501 section 4.3, RFC 7888)."""
+        """``literal = "{" number ["+"] "}" CRLF *CHAR8`` (RFC 3501 section 4.3, RFC 7888).
+
+        ``literal8`` (``~{n}``, RFC 3516 section 4.2) is read the same way: the
+        octets may hold NUL, which only APPEND's grammar lets through.
+        """
         size = int(self._match(_LITERAL, "a literal").group(1))
         end = self.position + size
         if end > len(self.data):
@@ -161,7 +165,9 @@ class Reader:
         return self._match(_LIST_ATOM, "a mailbox pattern").group()
 
     def sequence_set(self) -> SequenceSet:
-        """``sequence-set`` (RFC 3501 section 9)."""
+        """``sequence-set`` (RFC 3501 section 9), or ``$`` (``seq-last-command``, RFC 5182)."""
+        if self.skip(b"$"):
+            return SequenceSet((), saved=True)
         token = self._match(_SEQUENCE, "a sequence set").group()
         try:
             return SequenceSet.parse(token)

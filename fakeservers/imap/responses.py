@@ -38,9 +38,11 @@ def nstring(data: bytes | None) -> bytes:
     return NIL if data is None else string(data)
 
 
-def mailbox(name: str) -> bytes:
-    """A mailbox name as a string in modified UTF-7 (RFC 3501 section 5.1.3)."""
-    return string(utf7.encode(name))
+def mailbox(name: str, *, utf8: bool = False) -> bytes:
+    """A mailbox name as a string in modified UTF-7 (RFC 3501 section 5.1.3), or in
+    UTF-8 once the client enabled UTF8=ACCEPT or IMAP4rev2 (RFC 6855 section 3).
+    """
+    return string(name.encode("utf-8") if utf8 else utf7.encode(name))
 
 
 def parenthesized(items: Iterable[bytes]) -> bytes:

@@ -5,6 +5,13 @@ session sees it: its sequence number, its flags with that session's
 ``\\Recent``). String criteria match case-insensitively as substrings;
 header values are compared after decoding RFC 2047 encoded words, bodies
 as their octets read as UTF-8 (transfer encodings are not undone).
+
+Extension keys: ``$`` (SEARCHRES, RFC 5182), ``MODSEQ`` (CONDSTORE, RFC 7162
+section 3.1.5), ``EMAILID``/``THREADID`` (OBJECTID, RFC 8474 section 6) and
+Gmail's ``X-GM-RAW``, ``X-GM-MSGID`` and ``X-GM-THRID``. The parser notes in
+``used`` which of MODSEQ and the Gmail keys appear: the first changes the
+response (RFC 7162 section 3.1.5), the second is refused unless the Gmail
+extensions are on.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from datetime import date
 from email.header import decode_header, make_header
 from email.utils import parsedate_to_datetime
 
-from fakeservers.imap import mime
+from fakeservers.imap import mime, objectids
 from fakeservers.imap.dates import DateError, parse_date
 from fakeservers.imap.reader import Reader, SyntaxProblem
 from fakeservers.store import Message
@@ -41,6 +48,8 @@ class Candidate:
     flags: frozenset[str]
     last_number: int
     last_uid: int
+    #: UIDs of the saved search result ``$`` (RFC 5182).
+    saved: frozenset[int] = frozenset()
 
 
 Predicate = Callable[[Candidate], bool]
@@ -63,21 +72,36 @@ _DATE_TEXT = re.compile(rb"[0-9A-Za-z-]*")
 _DATE_KEYS = ("BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE")
 
 
-def parse_criteria(reader: Reader) -> Predicate:
+@dataclass
+class _Context:
+    charset: str
+    used: set[str]
+
+
+#: Marks in ``used``: a MODSEQ key, a Gmail key.
+USES_MODSEQ = "MODSEQ"
+USES_GMAIL = "X-GM"
+
+
+def parse_criteria(
+    reader: Reader, *, used: set[str] | None = None, charset: str = "US-ASCII"
+) -> Predicate:
     """``["CHARSET" SP astring SP] search-key *(SP search-key)`` as one predicate.
 
-    Raises SyntaxProblem, or BadCharset for a charset other than :data:`CHARSETS`.
+    ``charset`` is the default when none is named (UTF-8 once UTF8=ACCEPT is
+    enabled, RFC 6855 section 3). Raises SyntaxProblem, or BadCharset for a
+    charset other than :data:`CHARSETS`.
     """
-    charset = "US-ASCII"
     if reader.skip(b"CHARSET "):
         charset = reader.astring().decode("ascii", "replace").upper()
         if charset not in CHARSETS:
             raise BadCharset(charset)
         reader.space()
-    keys = [_key(reader, charset, 0)]
+    context = _Context(charset, used if used is not None else set())
+    keys = [_key(reader, context, 0)]
     while not reader.at_end():
         reader.space()
-        keys.append(_key(reader, charset, 0))
+        keys.append(_key(reader, context, 0))
     return _all(keys)
 
 
@@ -87,15 +111,17 @@ def _all(keys: list[Predicate]) -> Predicate:
     return lambda candidate: all(key(candidate) for key in keys)
 
 
-def _key(reader: Reader, charset: str, depth: int) -> Predicate:
+def _key(reader: Reader, context: _Context, depth: int) -> Predicate:
     if depth > MAX_DEPTH:
         raise SyntaxProblem(f"search criteria nested deeper than {MAX_DEPTH}")
     if reader.skip(b"("):
-        keys = [_key(reader, charset, depth + 1)]
+        keys = [_key(reader, context, depth + 1)]
         while not reader.skip(b")"):
             reader.space()
-            keys.append(_key(reader, charset, depth + 1))
+            keys.append(_key(reader, context, depth + 1))
         return _all(keys)
+    if reader.skip(b"$"):
+        return lambda c: c.message.uid in c.saved
     if reader.peek(b"*") or reader.data[reader.position : reader.position + 1].isdigit():
         numbers = reader.sequence_set()
         return lambda c: numbers.contains(c.number, largest=c.last_number)
@@ -105,14 +131,14 @@ def _key(reader: Reader, charset: str, depth: int) -> Predicate:
         return lambda c: (flag in c.flags) == present
     if name in _ADDRESS_KEYS:
         reader.space()
-        return _header_contains(name, _text(reader, charset))
+        return _header_contains(name, _text(reader, context))
     if name in _DATE_KEYS:
         reader.space()
         return _date_key(name, _date(reader))
-    return _other_key(name, reader, charset, depth)
+    return _other_key(name, reader, context, depth)
 
 
-def _other_key(name: str, reader: Reader, charset: str, depth: int) -> Predicate:
+def _other_key(name: str, reader: Reader, context: _Context, depth: int) -> Predicate:
     if name == "ALL":
         return lambda c: True
     if name in ("NEW", "OLD"):
@@ -122,13 +148,13 @@ def _other_key(name: str, reader: Reader, charset: str, depth: int) -> Predicate
         )
     if name == "NOT":
         reader.space()
-        inner = _key(reader, charset, depth + 1)
+        inner = _key(reader, context, depth + 1)
         return lambda c: not inner(c)
     if name == "OR":
         reader.space()
-        left = _key(reader, charset, depth + 1)
+        left = _key(reader, context, depth + 1)
         reader.space()
-        right = _key(reader, charset, depth + 1)
+        right = _key(reader, context, depth + 1)
         return lambda c: left(c) or right(c)
     if name in ("KEYWORD", "UNKEYWORD"):
         reader.space()
@@ -148,15 +174,96 @@ def _other_key(name: str, reader: Reader, charset: str, depth: int) -> Predicate
         reader.space()
         field = reader.astring().decode("ascii", "replace")
         reader.space()
-        return _header_contains(field, _text(reader, charset))
+        return _header_contains(field, _text(reader, context))
     if name in ("BODY", "TEXT"):
         reader.space()
-        return _body_contains(_text(reader, charset), with_header=name == "TEXT")
+        return _body_contains(_text(reader, context), with_header=name == "TEXT")
+    return _extension_key(name, reader, context)
+
+
+def _extension_key(name: str, reader: Reader, context: _Context) -> Predicate:
+    if name == "MODSEQ":
+        # MODSEQ [entry-name SP entry-type-req] SP mod-sequence-valzer (RFC 7162 3.1.5);
+        # flags have no separate mod-sequences here, so the entry is only checked.
+        reader.space()
+        if reader.peek(b'"'):
+            reader.string()
+            reader.space()
+            entry_type = reader.atom()
+            if entry_type not in ("PRIV", "SHARED", "ALL"):
+                raise SyntaxProblem(f"bad MODSEQ entry type {entry_type}")
+            reader.space()
+        modseq = _modseq(reader)
+        context.used.add(USES_MODSEQ)
+        return lambda c: c.message.modseq >= modseq
+    if name in ("EMAILID", "THREADID"):
+        reader.space()
+        wanted = reader.raw_atom().decode("ascii")
+        of = objectids.email_id if name == "EMAILID" else objectids.thread_id
+        return lambda c: of(c.message) == wanted
+    if name in ("X-GM-MSGID", "X-GM-THRID"):
+        reader.space()
+        number = _modseq(reader)
+        context.used.add(USES_GMAIL)
+        gmail = objectids.gmail_message_id if name == "X-GM-MSGID" else objectids.gmail_thread_id
+        return lambda c: gmail(c.message) == number
+    if name == "X-GM-RAW":
+        reader.space()
+        query = _text(reader, _Context("UTF-8", context.used))
+        context.used.add(USES_GMAIL)
+        return gmail_raw(query)
     raise SyntaxProblem(f"unknown search key {name}")
 
 
-def _text(reader: Reader, charset: str) -> str:
+_BIG_NUMBER = re.compile(rb"\d{1,20}")
+
+
+def _modseq(reader: Reader) -> int:
+    """``mod-sequence-valzer``: 0 to 2^63-1 (RFC 7162 section 7)."""
+    text = reader.token(_BIG_NUMBER)
+    if not text or int(text) > 2**63 - 1:
+        raise reader.fail("a mod-sequence value")
+    return int(text)
+
+
+_GMAIL_TERM = re.compile(r'(-?)(?:(\w+):)?("[^"]*"|\S+)')
+
+
+def gmail_raw(query: str) -> Predicate:
+    """A small subset of Gmail's search language (X-GM-RAW): words match TEXT;
+    ``from:``, ``to:``, ``cc:``, ``subject:`` match those fields; ``is:unread``,
+    ``is:read``, ``is:starred``; a leading ``-`` negates a term.
+    """
+    terms: list[Predicate] = []
+    for negated, operator, raw_value in _GMAIL_TERM.findall(query):
+        value = raw_value.strip('"').casefold()
+        term: Predicate
+        if operator in ("from", "to", "cc", "subject"):
+            term = _header_contains(operator, value)
+        elif operator == "is":
+            flag, present = {
+                "unread": ("\\Seen", False),
+                "read": ("\\Seen", True),
+                "starred": ("\\Flagged", True),
+            }.get(value, ("\\Seen", True))
+            term = _flag_is(flag, present)
+        else:
+            term = _body_contains((operator + ":" if operator else "") + value, with_header=True)
+        terms.append(_negated(term) if negated else term)
+    return _all(terms) if terms else (lambda c: True)
+
+
+def _flag_is(flag: str, present: bool) -> Predicate:
+    return lambda c: (flag in c.flags) == present
+
+
+def _negated(term: Predicate) -> Predicate:
+    return lambda c: not term(c)
+
+
+def _text(reader: Reader, context: _Context) -> str:
     raw = reader.astring()
+    charset = context.charset
     try:
         return raw.decode("ascii" if charset == "US-ASCII" else "utf-8").casefold()
     except UnicodeDecodeError:

@@ -21,9 +21,14 @@ class SequenceSetError(ValueError):
 
 @dataclass(frozen=True)
 class SequenceSet:
-    """Inclusive ranges of message numbers or UIDs; :data:`STAR` stands for ``*``."""
+    """Inclusive ranges of message numbers or UIDs; :data:`STAR` stands for ``*``.
+
+    ``saved`` stands for ``$``, the saved search result (SEARCHRES, RFC 5182),
+    which only the selected mailbox's view can resolve; its ``ranges`` are empty.
+    """
 
     ranges: tuple[tuple[int, int], ...]
+    saved: bool = False
 
     @classmethod
     def parse(cls, text: bytes) -> SequenceSet:
@@ -53,7 +58,7 @@ class SequenceSet:
 
     def highest_explicit(self) -> int:
         """The largest number written out (not ``*``); 0 if only ``*`` appears."""
-        return max(max(pair) for pair in self.ranges)
+        return max((max(pair) for pair in self.ranges), default=0)
 
 
 def _seq_number(text: bytes) -> int:

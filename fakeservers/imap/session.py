@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fakeservers import sasl
 from fakeservers.config import ServerConfig
 from fakeservers.connection import Connection
+from fakeservers.imap.enabled import Enabled
 from fakeservers.imap.view import MailboxView
 from fakeservers.store import MailStore
 
@@ -68,6 +69,26 @@ EXTENSIONS = (
     "ID",  # RFC 2971
     "CHILDREN",  # RFC 3348
     "SPECIAL-USE",  # RFC 6154
+    "MOVE",  # RFC 6851
+    "ENABLE",  # RFC 5161
+    "CONDSTORE",  # RFC 7162
+    "QRESYNC",  # RFC 7162
+    "ESEARCH",  # RFC 4731
+    "SEARCHRES",  # RFC 5182
+    "LIST-EXTENDED",  # RFC 5258
+    "LIST-STATUS",  # RFC 5819
+    "CREATE-SPECIAL-USE",  # RFC 6154
+    "UTF8=ACCEPT",  # RFC 6855
+    "BINARY",  # RFC 3516
+    "COMPRESS=DEFLATE",  # RFC 4978
+    "QUOTA",  # RFC 9208
+    "QUOTA=RES-STORAGE",  # RFC 9208
+    "QUOTA=RES-MESSAGE",  # RFC 9208
+    "QUOTASET",  # RFC 9208
+    "OBJECTID",  # RFC 8474
+    "STATUS=SIZE",  # RFC 8438
+    "APPENDLIMIT",  # RFC 7889: no global limit; STATUS and LIST give each mailbox's
+    "IMAP4rev2",  # RFC 9051, selectable with ENABLE IMAP4rev2
 )
 
 
@@ -90,6 +111,10 @@ class Session:
         self.user: str | None = None
         self.view: MailboxView | None = None
         self.bad_in_a_row = 0
+        #: Extensions the client enabled (ENABLE, RFC 5161; CONDSTORE implicitly, RFC 7162).
+        self.enabled = Enabled()
+        #: Whether COMPRESS=DEFLATE is active (RFC 4978: at most once per session).
+        self.compressed = False
 
     def send(self, data: bytes) -> None:
         """Queue response octets for the client."""

@@ -13,12 +13,18 @@ new messages with it, and the first session that selects the mailbox
 read-write (or is selecting it when they arrive) takes the flag off the
 stored message and keeps it in its own view. EXAMINE sessions show the flag
 without taking it.
+
+The shape of the updates follows what the client enabled (:mod:`.enabled`):
+``FETCH (FLAGS ... MODSEQ (n))`` once CONDSTORE is on (RFC 7162 section 3.1.2),
+with UID once QRESYNC is on, and one ``VANISHED uid-set`` instead of EXPUNGE
+responses (RFC 7162 section 3.2.10); no RECENT under IMAP4rev2 (RFC 9051).
 """
 
 from __future__ import annotations
 
+from fakeservers.imap.enabled import Enabled
 from fakeservers.imap.responses import flag_list
-from fakeservers.imap.sequences import SequenceSet
+from fakeservers.imap.sequences import SequenceSet, format_uid_set
 from fakeservers.store import MailStore, Message, NoSuchMailbox, StoreError
 
 RECENT = "\\Recent"
@@ -31,10 +37,22 @@ class NoSuchMessage(ValueError):
 class MailboxView:
     """The messages of one selected mailbox as one session has been told about them."""
 
-    def __init__(self, store: MailStore, user: str, name: str, *, read_only: bool) -> None:
+    def __init__(
+        self,
+        store: MailStore,
+        user: str,
+        name: str,
+        *,
+        read_only: bool,
+        enabled: Enabled | None = None,
+    ) -> None:
         self.store = store
         self.user = user
         self.read_only = read_only
+        #: The session's enabled extensions (shared, so ENABLE reaches the view).
+        self.enabled = enabled if enabled is not None else Enabled()
+        #: UIDs of the saved search result ``$`` (SEARCHRES, RFC 5182 section 2.1).
+        self.saved: list[int] = []
         with store.locked():
             box = store.mailbox(user, name)
             self.name = box.name
@@ -51,8 +69,8 @@ class MailboxView:
         """The flags this session shows: the stored ones, with its own ``\\Recent``."""
         shown = set(message.flags)
         shown.discard(RECENT)
-        if message.uid in self.recent:
-            shown.add(RECENT)
+        if message.uid in self.recent and not self.enabled.imap4rev2:
+            shown.add(RECENT)  # IMAP4rev2 has no \Recent (RFC 9051 appendix E item 7)
         return frozenset(shown)
 
     def recent_count(self) -> int:
@@ -64,11 +82,28 @@ class MailboxView:
         with self.store.locked():
             return self.store.mailbox(self.user, self.name).uidnext
 
+    def highest_modseq(self) -> int:
+        """The mailbox's HIGHESTMODSEQ now (RFC 7162 section 3.1.2.1)."""
+        with self.store.locked():
+            try:
+                return self.store.mailbox(self.user, self.name).highest_modseq
+            except NoSuchMailbox:
+                return max((m.modseq for m in self.messages), default=1)
+
     def select(self, numbers: SequenceSet, *, uid: bool) -> list[tuple[int, Message]]:
         """(sequence number, message) pairs a set names; UIDs that do not exist are skipped.
 
-        Raises :class:`NoSuchMessage` for a sequence number beyond the mailbox.
+        Raises :class:`NoSuchMessage` for a sequence number beyond the mailbox. The
+        saved result ``$`` names messages by UID whichever form is used (RFC 5182
+        section 2.1), so messages expunged since drop out of it.
         """
+        if numbers.saved:
+            saved = set(self.saved)
+            return [
+                (number, message)
+                for number, message in enumerate(self.messages, start=1)
+                if message.uid in saved
+            ]
         if uid:
             largest = self.messages[-1].uid if self.messages else 0
             return [
@@ -102,12 +137,22 @@ class MailboxView:
         self._take_new(current)
         if len(self.messages) != count:
             lines.append(b"%d EXISTS" % len(self.messages))
-            lines.append(b"%d RECENT" % self.recent_count())
+            if not self.enabled.imap4rev2:
+                lines.append(b"%d RECENT" % self.recent_count())
         for number, message in enumerate(self.messages, start=1):
             if self._modseqs.get(message.uid) != message.modseq:
                 self.seen_flags(message)
-                lines.append(b"%d FETCH (FLAGS %s)" % (number, flag_list(self.flags(message))))
+                lines.append(self.flags_response(number, message))
         return lines
+
+    def flags_response(self, number: int, message: Message, *, uid: bool = False) -> bytes:
+        """``n FETCH (FLAGS (...))`` with UID and MODSEQ as the enabled extensions ask."""
+        items = [b"FLAGS " + flag_list(self.flags(message))]
+        if uid or self.enabled.qresync:
+            items.append(b"UID %d" % message.uid)
+        if self.enabled.condstore:
+            items.append(b"MODSEQ (%d)" % message.modseq)
+        return b"%d FETCH (%s)" % (number, b" ".join(items))
 
     def _current(self) -> list[Message] | None:
         with self.store.locked():
@@ -119,15 +164,20 @@ class MailboxView:
     def _drop_expunged(self, present: set[int]) -> list[bytes]:
         lines: list[bytes] = []
         kept: list[Message] = []
+        vanished: list[int] = []
         for message in self.messages:
             if message.uid in present:
                 kept.append(message)
                 continue
             # Each EXPUNGE renumbers the messages after it (RFC 3501 section 7.4.1).
             lines.append(b"%d EXPUNGE" % (len(kept) + 1))
+            vanished.append(message.uid)
             self._modseqs.pop(message.uid, None)
             self.recent.discard(message.uid)
         self.messages = kept
+        if vanished and self.enabled.qresync:
+            # One VANISHED for all of them (RFC 7162 section 3.2.10).
+            return [b"VANISHED " + format_uid_set(vanished)]
         return lines
 
     def _take_new(self, current: list[Message] | None) -> None:

@@ -3,6 +3,12 @@ RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, STATUS, APPEND.
 
 Response codes follow RFC 5530 (NONEXISTENT, ALREADYEXISTS, CANNOT) and
 RFC 3501 (TRYCREATE); APPEND reports APPENDUID (RFC 4315 section 3).
+
+Extensions: SELECT/EXAMINE with CONDSTORE and QRESYNC (RFC 7162), CLOSED
+(RFC 7162 section 3.2.11), MAILBOXID (RFC 8474); CREATE with USE (RFC 6154);
+extended LIST with STATUS (RFC 5258, RFC 5819); STATUS HIGHESTMODSEQ,
+APPENDLIMIT, MAILBOXID, SIZE, DELETED, DELETED-STORAGE; APPEND over quota
+(RFC 9208) and with UTF8 (RFC 6855).
 """
 
 from __future__ import annotations
@@ -10,8 +16,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from fakeservers.imap.parser import Append, Command, ListMailboxes, MailboxName, Rename, Status
+from fakeservers.imap.parser import (
+    Append,
+    Command,
+    Create,
+    ListMailboxes,
+    MailboxName,
+    Qresync,
+    Rename,
+    Select,
+    Status,
+)
 from fakeservers.imap.responses import flag_list, mailbox, parenthesized, string
+from fakeservers.imap.sequences import format_uid_set
 from fakeservers.imap.session import Reply, Session, State, bad, no, ok
 from fakeservers.imap.view import RECENT, MailboxView
 from fakeservers.store import DELIMITER, Mailbox, MailboxExists, NoSuchMailbox, StoreError
@@ -32,43 +49,107 @@ def check_flags(flags: tuple[str, ...]) -> str | None:
 
 
 async def select(session: Session, command: Command) -> Reply:
-    """SELECT and EXAMINE (RFC 3501 sections 6.3.1 and 6.3.2)."""
-    name = command.arguments(MailboxName).mailbox
+    """SELECT and EXAMINE (RFC 3501 sections 6.3.1 and 6.3.2, RFC 7162, RFC 9051)."""
+    args = command.arguments(Select)
+    name = args.mailbox
     read_only = command.name == "EXAMINE"
+    enabled = session.enabled
+    if args.qresync is not None and not enabled.qresync:
+        return bad("QRESYNC needs ENABLE QRESYNC first")  # RFC 7162 section 3.2.5
+    was_selected = session.view is not None
     session.deselect()  # a failed SELECT leaves no mailbox selected
+    if was_selected and (enabled.qresync or enabled.imap4rev2):
+        # RFC 7162 section 3.2.11, RFC 9051 section 6.3.2: the old mailbox is closed.
+        session.untagged(b"OK [CLOSED] Previous mailbox closed")
+    if args.condstore:
+        enabled.condstore = True  # a CONDSTORE-enabling command (RFC 7162 section 3.1)
     try:
-        view = MailboxView(session.store, session.logged_in_user, name, read_only=read_only)
+        view = MailboxView(
+            session.store, session.logged_in_user, name, read_only=read_only, enabled=enabled
+        )
     except NoSuchMailbox:
         return no(f"No mailbox {name}", "NONEXISTENT")
     keywords = {flag for m in view.messages for flag in m.flags if not flag.startswith("\\")}
     session.untagged(b"FLAGS " + flag_list(SYSTEM_FLAGS | keywords))
     session.untagged(b"%d EXISTS" % len(view.messages))
-    session.untagged(b"%d RECENT" % view.recent_count())
-    unseen = next(
-        (n for n, m in enumerate(view.messages, start=1) if "\\Seen" not in m.flags), None
-    )
-    if unseen is not None:
-        session.untagged(b"OK [UNSEEN %d] First unseen message" % unseen)
+    if not enabled.imap4rev2:  # RFC 9051 removed RECENT and [UNSEEN] (appendix E)
+        session.untagged(b"%d RECENT" % view.recent_count())
+        unseen = next(
+            (n for n, m in enumerate(view.messages, start=1) if "\\Seen" not in m.flags), None
+        )
+        if unseen is not None:
+            session.untagged(b"OK [UNSEEN %d] First unseen message" % unseen)
     permanent = b"()" if read_only else flag_list(SYSTEM_FLAGS | keywords | {"\\*"})
     session.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] Flags permitted")
     session.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % view.uidvalidity)
     session.untagged(b"OK [UIDNEXT %d] Predicted next UID" % view.uidnext())
+    # RFC 7162 section 3.1.2.1: sent on every successful SELECT/EXAMINE.
+    session.untagged(b"OK [HIGHESTMODSEQ %d] Highest" % view.highest_modseq())
+    mailbox_id = session.store.mailbox(view.user, view.name).mailbox_id
+    session.untagged(b"OK [MAILBOXID (%s)] Ok" % mailbox_id.encode("ascii"))  # RFC 8474 4.2
+    if args.qresync is not None and args.qresync.uidvalidity == view.uidvalidity:
+        _resynchronize(session, view, args.qresync)
     session.view = view
     session.state = State.SELECTED
     mode = "READ-ONLY" if read_only else "READ-WRITE"
     return ok(f"{command.name} completed", mode)
 
 
+def _resynchronize(session: Session, view: MailboxView, known: Qresync) -> None:
+    """What changed since ``known.modseq``: VANISHED (EARLIER), then FETCH (RFC 7162 3.2.5).
+
+    The sequence match data only lets a server narrow VANISHED; every expunge
+    the store remembers after the client's mod-sequence is reported instead.
+    """
+    with session.store.locked():
+        box = session.store.mailbox(view.user, view.name)
+        largest = box.uidnext - 1
+        gone = sorted(
+            uid
+            for uid, modseq in box.expunged.items()
+            if modseq > known.modseq
+            and (known.known_uids is None or known.known_uids.contains(uid, largest=largest))
+        )
+    if gone:
+        session.untagged(b"VANISHED (EARLIER) " + format_uid_set(gone))
+    for number, message in enumerate(view.messages, start=1):
+        if message.modseq > known.modseq:
+            view.seen_flags(message)
+            session.untagged(view.flags_response(number, message, uid=True))
+
+
+#: The special uses CREATE accepts (RFC 6154 section 2); the store keeps one per mailbox.
+SPECIAL_USES = frozenset(
+    {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"}
+)
+
+
 async def create(session: Session, command: Command) -> Reply:
-    """RFC 3501 section 6.3.3; a trailing delimiter only declares the intent to nest."""
-    name = command.arguments(MailboxName).mailbox.rstrip(DELIMITER)
+    """RFC 3501 section 6.3.3; a trailing delimiter only declares the intent to nest.
+
+    ``(USE (...))`` sets the special use (CREATE-SPECIAL-USE, RFC 6154 section 3);
+    an unknown one, or more than one, is ``NO [USEATTR]``. The tagged OK carries
+    MAILBOXID (RFC 8474 section 4.1).
+    """
+    args = command.arguments(Create)
+    name = args.mailbox.rstrip(DELIMITER)
     if not name:
         return bad("Empty mailbox name")
+    uses = [_special_use(use) for use in args.uses]
+    if any(use is None for use in uses) or len(uses) > 1:
+        return no("Unsupported special use (one of \\All \\Archive ... \\Trash)", "USEATTR")
     try:
-        session.store.create_mailbox(session.logged_in_user, name)
+        box = session.store.create_mailbox(
+            session.logged_in_user, name, special_use=uses[0] if uses else None
+        )
     except MailboxExists:
         return no(f"Mailbox {name} already exists", "ALREADYEXISTS")
-    return ok("CREATE completed")
+    return ok("CREATE completed", f"MAILBOXID ({box.mailbox_id})")
+
+
+def _special_use(flag: str) -> str | None:
+    """The canonical spelling of a special-use attribute (case-insensitive), or None."""
+    return next((use for use in SPECIAL_USES if use.lower() == flag.lower()), None)
 
 
 async def delete(session: Session, command: Command) -> Reply:
@@ -109,26 +190,73 @@ async def subscribe(session: Session, command: Command) -> Reply:
     return ok(f"{command.name} completed")
 
 
+_SELECTION_OPTIONS = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
+_RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS"})
+
+
 async def list_mailboxes(session: Session, command: Command) -> Reply:
-    """LIST and LSUB (RFC 3501 sections 6.3.8 and 6.3.9) with CHILDREN and SPECIAL-USE."""
+    """LIST and LSUB (RFC 3501 sections 6.3.8 and 6.3.9) with CHILDREN and SPECIAL-USE.
+
+    The extended LIST of RFC 5258 adds selection options (SUBSCRIBED, REMOTE,
+    RECURSIVEMATCH, SPECIAL-USE), several patterns and return options
+    (SUBSCRIBED, CHILDREN, SPECIAL-USE, and STATUS of RFC 5819, which follows
+    each mailbox's LIST response with its STATUS response).
+    """
     args = command.arguments(ListMailboxes)
     delimiter = string(DELIMITER.encode("ascii"))
     verb = command.name.encode("ascii")
-    if not args.pattern and command.name == "LIST":
+    utf8 = session.enabled.utf8_names
+    if args.extended and command.name == "LSUB":
+        return bad("LSUB takes no extended arguments")
+    problem = _check_list_options(args)
+    if problem is not None:
+        return bad(problem)
+    if not args.extended and not args.pattern and command.name == "LIST":
         # The hierarchy delimiter and root name (RFC 3501 section 6.3.8).
         session.untagged(verb + b" (\\Noselect) " + delimiter + b' ""')
         return ok("LIST completed")
-    matches = _pattern(args.reference + args.pattern)
+    patterns = [_pattern(args.reference + pattern) for pattern in args.patterns or (args.pattern,)]
     boxes = session.store.mailboxes(session.logged_in_user)
     names = [box.name for box in boxes]
+    subscribed_only = "SUBSCRIBED" in args.selection
+    show_subscribed = subscribed_only or "SUBSCRIBED" in args.returns
     for box in boxes:
+        if not any(matches(box.name) for matches in patterns):
+            continue
         if command.name == "LSUB" and not box.subscribed:
             continue
-        if not matches(box.name):
+        if "SPECIAL-USE" in args.selection and not box.special_use:
             continue
-        attributes = flag_list(_attributes(box, names))
-        session.untagged(verb + b" " + attributes + b" " + delimiter + b" " + mailbox(box.name))
+        extra = b""
+        if subscribed_only and not box.subscribed:
+            # RECURSIVEMATCH: a parent of a subscribed mailbox (RFC 5258 section 3.5).
+            if "RECURSIVEMATCH" not in args.selection or not _has_subscribed_child(box, boxes):
+                continue
+            extra = b' ("CHILDINFO" ("SUBSCRIBED"))'
+        attributes = _attributes(box, names)
+        if show_subscribed and box.subscribed and command.name == "LIST":
+            attributes.append("\\Subscribed")
+        line = verb + b" " + flag_list(attributes) + b" " + delimiter + b" "
+        session.untagged(line + mailbox(box.name, utf8=utf8) + extra)
+        if args.status and not extra:
+            session.untagged(status_response(session, box, args.status))
     return ok(f"{command.name} completed")
+
+
+def _check_list_options(args: ListMailboxes) -> str | None:
+    """What is wrong with the options of an extended LIST (RFC 5258 section 3), if anything."""
+    unknown = [o for o in args.selection if o not in _SELECTION_OPTIONS]
+    unknown += [o for o in args.returns if o not in _RETURN_OPTIONS]
+    if unknown:
+        return f"Unknown LIST option {unknown[0]}"
+    if "RECURSIVEMATCH" in args.selection and set(args.selection) <= {"RECURSIVEMATCH", "REMOTE"}:
+        return "RECURSIVEMATCH needs another selection option"  # RFC 5258 section 3.1
+    return None
+
+
+def _has_subscribed_child(box: Mailbox, boxes: list[Mailbox]) -> bool:
+    prefix = box.name + DELIMITER
+    return any(other.subscribed and other.name.startswith(prefix) for other in boxes)
 
 
 def _pattern(pattern: str) -> Callable[[str], bool]:
@@ -156,37 +284,61 @@ def _attributes(box: Mailbox, names: list[str]) -> list[str]:
 
 
 async def status(session: Session, command: Command) -> Reply:
-    """RFC 3501 section 6.3.10."""
+    """RFC 3501 section 6.3.10, with the items of CONDSTORE, APPENDLIMIT, OBJECTID,
+    STATUS=SIZE and QUOTA. Asking for HIGHESTMODSEQ enables CONDSTORE (RFC 7162 3.1).
+    """
     args = command.arguments(Status)
+    try:
+        box = session.store.mailbox(session.logged_in_user, args.mailbox)
+    except NoSuchMailbox:
+        return no(f"No mailbox {args.mailbox}", "NONEXISTENT")
+    if "HIGHESTMODSEQ" in args.items:
+        session.enabled.condstore = True
+    session.untagged(status_response(session, box, args.items))
+    return ok("STATUS completed")
+
+
+def status_response(session: Session, box: Mailbox, items: tuple[str, ...]) -> bytes:
+    """``STATUS mailbox (item value ...)`` for STATUS and LIST-STATUS (RFC 5819)."""
     store = session.store
     with store.locked():
-        try:
-            box = store.mailbox(session.logged_in_user, args.mailbox)
-        except NoSuchMailbox:
-            return no(f"No mailbox {args.mailbox}", "NONEXISTENT")
         recent = sum(1 for m in box.messages if RECENT in m.flags)
         view = session.view
         if view is not None and view.name == box.name and not view.read_only:
             recent += len(view.recent)  # taken off the stored messages by this session
-        values = {
-            "MESSAGES": len(box.messages),
-            "RECENT": recent,
-            "UIDNEXT": box.uidnext,
-            "UIDVALIDITY": box.uidvalidity,
-            "UNSEEN": sum(1 for m in box.messages if "\\Seen" not in m.flags),
+        deleted = [m for m in box.messages if "\\Deleted" in m.flags]
+        values: dict[str, bytes] = {
+            "MESSAGES": b"%d" % len(box.messages),
+            "RECENT": b"%d" % recent,
+            "UIDNEXT": b"%d" % box.uidnext,
+            "UIDVALIDITY": b"%d" % box.uidvalidity,
+            "UNSEEN": b"%d" % sum(1 for m in box.messages if "\\Seen" not in m.flags),
+            "HIGHESTMODSEQ": b"%d" % box.highest_modseq,
+            "APPENDLIMIT": b"%d" % session.config.limits.max_literal,
+            "MAILBOXID": b"(" + box.mailbox_id.encode("ascii") + b")",
+            "SIZE": b"%d" % sum(m.size for m in box.messages),
+            "DELETED": b"%d" % len(deleted),
+            "DELETED-STORAGE": b"%d" % ((sum(m.size for m in deleted) + 1023) // 1024),
         }
         name = box.name
-    items = [b"%s %d" % (item.encode("ascii"), values[item]) for item in args.items]
-    session.untagged(b"STATUS " + mailbox(name) + b" " + parenthesized(items))
-    return ok("STATUS completed")
+    shown = [item.encode("ascii") + b" " + values[item] for item in items]
+    return b"STATUS " + mailbox(name, utf8=session.enabled.utf8_names) + b" " + parenthesized(shown)
 
 
 async def append(session: Session, command: Command) -> Reply:
-    """RFC 3501 section 6.3.11, answering APPENDUID (RFC 4315 section 3)."""
+    """RFC 3501 section 6.3.11, answering APPENDUID (RFC 4315 section 3).
+
+    A message bigger than APPENDLIMIT never arrives (the literal is refused with
+    TOOBIG before it is read); one that would exceed the quota is ``NO [OVERQUOTA]``.
+    """
     args = command.arguments(Append)
+    if args.utf8 and not session.enabled.utf8_accept:
+        return bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")  # RFC 6855 section 4
     wrong = check_flags(args.flags)
     if wrong is not None:
         return bad(f"{wrong} is not a flag a client can set")
+    if _over_quota(session, len(args.message)):
+        return no("Quota exceeded", "OVERQUOTA")  # RFC 9208 section 4.3.1
     flags = {flag for flag in args.flags if flag != RECENT} | {RECENT}
     try:
         message = session.store.append(
@@ -200,3 +352,14 @@ async def append(session: Session, command: Command) -> Reply:
     except NoSuchMailbox:
         return no(f"No mailbox {args.mailbox}", "TRYCREATE")
     return ok("APPEND completed", f"APPENDUID {uidvalidity} {message.uid}")
+
+
+def _over_quota(session: Session, size: int) -> bool:
+    """Whether one more message of ``size`` octets would go over a quota limit (RFC 9208)."""
+    octets, count = session.store.usage(session.logged_in_user)
+    limits = session.store.account(session.logged_in_user).quota
+    storage = limits.get("STORAGE")
+    messages = limits.get("MESSAGE")
+    return (storage is not None and (octets + size + 1023) // 1024 > storage) or (
+        messages is not None and count + 1 > messages
+    )

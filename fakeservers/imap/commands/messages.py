@@ -1,5 +1,11 @@
 """Commands of the selected state (RFC 3501 section 6.4): CHECK, CLOSE, UNSELECT,
-EXPUNGE, SEARCH, FETCH, STORE, COPY and their UID forms (RFC 3501 6.4.8, RFC 4315).
+EXPUNGE, SEARCH, FETCH, STORE, COPY, MOVE and their UID forms (RFC 3501 6.4.8,
+RFC 4315, RFC 6851).
+
+Extensions: ESEARCH and SEARCHRES results (RFC 4731, RFC 5182, and always
+ESEARCH under IMAP4rev2, RFC 9051 section 7.3.4); CONDSTORE's MODSEQ,
+CHANGEDSINCE and UNCHANGEDSINCE and QRESYNC's VANISHED (RFC 7162); BINARY
+(RFC 3516); Gmail's X-GM items, refused unless the Gmail extensions are on.
 """
 
 from __future__ import annotations
@@ -7,14 +13,14 @@ from __future__ import annotations
 import contextlib
 
 from fakeservers.imap.commands.mailboxes import check_flags
-from fakeservers.imap.fetch import fetch_response, sets_seen
+from fakeservers.imap.fetch import UnknownTransferEncoding, fetch_response, sets_seen
 from fakeservers.imap.parser import Command, Copy, Expunge, Fetch, FetchItem, Search, Store
-from fakeservers.imap.responses import flag_list
-from fakeservers.imap.search import Candidate
+from fakeservers.imap.responses import string
+from fakeservers.imap.search import USES_GMAIL, USES_MODSEQ, Candidate
 from fakeservers.imap.sequences import format_uid_set
 from fakeservers.imap.session import Reply, Session, bad, no, ok
 from fakeservers.imap.view import RECENT, MailboxView
-from fakeservers.store import Message, NoSuchMailbox, StoreError
+from fakeservers.store import DEFAULT_FOLDERS, Message, NoSuchMailbox, StoreError
 
 _READ_ONLY = "Mailbox is read-only (EXAMINE)"
 
@@ -58,43 +64,180 @@ async def expunge(session: Session, command: Command) -> Reply:
     return ok(f"{_name(command)} completed")
 
 
+def gmail_enabled(session: Session) -> bool:
+    """Whether Gmail's X-GM items are served: the config switch, or X-GM-EXT-1 advertised."""
+    return session.config.gmail_extensions or "X-GM-EXT-1" in session.capabilities()
+
+
 async def search(session: Session, command: Command) -> Reply:
-    """RFC 3501 section 6.4.4."""
+    """RFC 3501 section 6.4.4, ESEARCH (RFC 4731) and SEARCHRES (RFC 5182).
+
+    A MODSEQ key enables CONDSTORE and adds the highest mod-sequence of the
+    matches (RFC 7162 section 3.1.5). Under IMAP4rev2 every SEARCH answers ESEARCH.
+    """
     args = command.arguments(Search)
     view = session.selected
+    if USES_GMAIL in args.used and not gmail_enabled(session):
+        return bad("X-GM search keys are not supported")
+    if USES_MODSEQ in args.used:
+        session.enabled.condstore = True
     last_uid = view.messages[-1].uid if view.messages else 0
-    found = [
-        message.uid if args.uid else number
+    saved = frozenset(view.saved)
+    count = len(view.messages)
+    hits = [
+        (number, message)
         for number, message in enumerate(view.messages, start=1)
-        if args.matches(
-            Candidate(message, number, view.flags(message), len(view.messages), last_uid)
-        )
+        if args.matches(Candidate(message, number, view.flags(message), count, last_uid, saved))
     ]
-    session.untagged(b" ".join([b"SEARCH", *(b"%d" % n for n in found)]))
+    found = [message.uid if args.uid else number for number, message in hits]
+    highest = max((message.modseq for _, message in hits), default=0)
+    returns = args.returns
+    if returns is None and session.enabled.imap4rev2:
+        returns = ()
+    if returns is None:
+        words = [b"SEARCH", *(b"%d" % n for n in found)]
+        if USES_MODSEQ in args.used and found:
+            words.append(b"(MODSEQ %d)" % highest)
+        session.untagged(b" ".join(words))
+        return ok(f"{_name(command)} completed")
+    options = set(returns) or {"ALL"}  # RETURN () means ALL (RFC 4731 section 3.1)
+    if "SAVE" in options:
+        # With MIN or MAX, only those are saved (RFC 5182 section 2.4).
+        kept = [message.uid for _, message in hits]
+        if kept and options & {"MIN", "MAX"} and not options & {"ALL", "COUNT"}:
+            picks = [kept[0]] if "MIN" in options else []
+            picks += [kept[-1]] if "MAX" in options else []
+            kept = sorted(set(picks))
+        view.saved = kept
+        options.discard("SAVE")
+        if not options:
+            return ok(f"{_name(command)} completed")  # SAVE alone: no ESEARCH response
+    session.untagged(
+        _esearch(command.tag, args.uid, found, options=options, highest=highest, used=args.used)
+    )
     return ok(f"{_name(command)} completed")
 
 
+def _esearch(
+    tag: str, uid: bool, found: list[int], *, options: set[str], highest: int, used: frozenset[str]
+) -> bytes:
+    """``ESEARCH (TAG "t") [UID] MIN n MAX n COUNT n ALL set [MODSEQ n]`` (RFC 4731 3.1)."""
+    words = [b"ESEARCH (TAG " + string(tag.encode("ascii")) + b")"]
+    if uid:
+        words.append(b"UID")
+    if found:
+        if "MIN" in options:
+            words.append(b"MIN %d" % found[0])
+        if "MAX" in options:
+            words.append(b"MAX %d" % found[-1])
+    if "COUNT" in options:
+        words.append(b"COUNT %d" % len(found))
+    if "ALL" in options and found:
+        words.append(b"ALL " + format_uid_set(found))
+    if USES_MODSEQ in used and found:
+        words.append(b"MODSEQ %d" % highest)  # RFC 7162 section 3.1.5
+    return b" ".join(words)
+
+
 async def fetch(session: Session, command: Command) -> Reply:
-    """RFC 3501 section 6.4.5; a UID FETCH always returns UID (section 6.4.8)."""
+    """RFC 3501 section 6.4.5; a UID FETCH always returns UID (section 6.4.8).
+
+    CHANGEDSINCE shows only messages changed after it and implies MODSEQ;
+    VANISHED first reports the UIDs expunged after it (RFC 7162 3.1.4.1, 3.2.6).
+    """
     args = command.arguments(Fetch)
     view = session.selected
-    chosen = view.select(args.messages, uid=args.uid)
     items = list(args.items)
+    if any(item.name.startswith("X-GM-") for item in items) and not gmail_enabled(session):
+        return bad("X-GM fetch items are not supported")
+    if args.vanished and not session.enabled.qresync:
+        return bad("VANISHED needs ENABLE QRESYNC")
+    chosen = view.select(args.messages, uid=args.uid)
+    if args.changed_since is not None or any(item.name == "MODSEQ" for item in items):
+        session.enabled.condstore = True  # CONDSTORE-enabling (RFC 7162 section 3.1)
+    if args.changed_since is not None:
+        if not any(item.name == "MODSEQ" for item in items):
+            items.append(FetchItem("MODSEQ"))
+        since = args.changed_since
+        chosen = [(number, message) for number, message in chosen if message.modseq > since]
+        if args.vanished:
+            _report_vanished(session, view, args, since)
     if args.uid and not any(item.name == "UID" for item in items):
         items.insert(0, FetchItem("UID"))
     mark_seen = sets_seen(items) and not view.read_only
     with_flags = any(item.name == "FLAGS" for item in items)
+    with_labels = any(item.name == "X-GM-LABELS" for item in items)
     for number, message in chosen:
         shown, reports_flags = items, with_flags
         if mark_seen and "\\Seen" not in message.flags:
             _add_seen(session, view, message)
             if not with_flags:  # report the change it caused (RFC 3501 section 6.4.5)
                 shown, reports_flags = [*items, FetchItem("FLAGS")], True
-        session.send(fetch_response(number, message, shown, flags=view.flags(message)))
+            if session.enabled.condstore and not any(i.name == "MODSEQ" for i in shown):
+                shown = [*shown, FetchItem("MODSEQ")]
+        labels = gmail_labels(session, view, message) if with_labels else ()
+        try:
+            data = fetch_response(number, message, shown, flags=view.flags(message), labels=labels)
+        except UnknownTransferEncoding as error:
+            return no(str(error), "UNKNOWN-CTE")  # RFC 3516 section 4.3
+        session.send(data)
         if reports_flags:
             view.seen_flags(message)
         await session.connection.drain()
     return ok(f"{_name(command)} completed")
+
+
+def _report_vanished(session: Session, view: MailboxView, args: Fetch, since: int) -> None:
+    """``VANISHED (EARLIER) uids`` for the UIDs asked about expunged after ``since``."""
+    with session.store.locked():
+        try:
+            box = session.store.mailbox(view.user, view.name)
+        except NoSuchMailbox:
+            return
+        largest = box.uidnext - 1
+        gone = sorted(
+            uid
+            for uid, modseq in box.expunged.items()
+            if modseq > since and args.messages.contains(uid, largest=largest)
+        )
+    if gone:
+        session.untagged(b"VANISHED (EARLIER) " + format_uid_set(gone))
+
+
+#: How Gmail names the labels of its system folders in X-GM-LABELS.
+_GMAIL_SYSTEM_LABELS = {
+    "INBOX": "\\Inbox",
+    "Sent": "\\Sent",
+    "Drafts": "\\Draft",
+    "Trash": "\\Trash",
+    "Junk": "\\Spam",
+}
+
+
+def gmail_labels(session: Session, view: MailboxView, message: Message) -> list[str]:
+    """X-GM-LABELS: the other mailboxes holding the same message (same content and date).
+
+    Like Gmail, the label of the selected mailbox itself is not listed; the
+    default folders are named as Gmail's system labels (``\\Inbox``, ``\\Sent``...).
+    """
+    system = {name for name, _ in DEFAULT_FOLDERS}
+    labels: list[str] = []
+    for box in session.store.mailboxes(view.user):
+        if box.name == view.name:
+            continue
+        with session.store.locked():
+            present = any(
+                other.data == message.data and other.internal_date == message.internal_date
+                for other in box.messages
+            )
+        if present:
+            if box.name in system:
+                label = _GMAIL_SYSTEM_LABELS.get(box.name)
+                if label is not None:
+                    labels.append(label)
+            else:
+                labels.append(box.name)
+    return labels
 
 
 def _add_seen(session: Session, view: MailboxView, message: Message) -> None:
@@ -104,7 +247,12 @@ def _add_seen(session: Session, view: MailboxView, message: Message) -> None:
 
 
 async def store(session: Session, command: Command) -> Reply:
-    """RFC 3501 section 6.4.6."""
+    """RFC 3501 section 6.4.6, with UNCHANGEDSINCE (RFC 7162 section 3.1.3).
+
+    A message changed after UNCHANGEDSINCE is left alone and named in
+    ``OK [MODIFIED set]``. Once CONDSTORE is on, each FETCH response carries
+    MODSEQ, and .SILENT still reports the new MODSEQ.
+    """
     args = command.arguments(Store)
     view = session.selected
     if view.read_only:
@@ -112,30 +260,50 @@ async def store(session: Session, command: Command) -> Reply:
     wrong = check_flags(args.flags)
     if wrong is not None:
         return bad(f"{wrong} is not a flag a client can set")
+    if args.unchanged_since is not None:
+        session.enabled.condstore = True  # CONDSTORE-enabling (RFC 7162 section 3.1)
+    condstore = session.enabled.condstore
     chosen = view.select(args.messages, uid=args.uid)
     flags = [flag for flag in args.flags if flag != RECENT]
+    modified: list[int] = []
     for number, message in chosen:
-        try:
-            session.store.set_flags(view.user, view.name, message.uid, flags, mode=args.mode)
-        except StoreError:
-            continue  # expunged by another session: nothing to change
+        with session.store.locked():
+            if args.unchanged_since is not None and message.modseq > args.unchanged_since:
+                modified.append(message.uid if args.uid else number)
+                continue
+            try:
+                session.store.set_flags(view.user, view.name, message.uid, flags, mode=args.mode)
+            except StoreError:
+                continue  # expunged by another session: nothing to change
         view.seen_flags(message)
         if not args.silent:
-            uid = b" UID %d" % message.uid if args.uid else b""
-            shown = flag_list(view.flags(message))
-            session.untagged(b"%d FETCH (FLAGS %s%s)" % (number, shown, uid))
+            session.untagged(view.flags_response(number, message, uid=args.uid))
+        elif condstore:
+            uid = b"UID %d " % message.uid if args.uid or session.enabled.qresync else b""
+            session.untagged(b"%d FETCH (%sMODSEQ (%d))" % (number, uid, message.modseq))
+    if modified:
+        code = "MODIFIED " + format_uid_set(modified).decode("ascii")
+        return ok(f"Conditional {_name(command)} failed", code)
     return ok(f"{_name(command)} completed")
 
 
 async def copy(session: Session, command: Command) -> Reply:
-    """RFC 3501 section 6.4.7, answering COPYUID (RFC 4315 section 3)."""
+    """COPY (RFC 3501 section 6.4.7) and MOVE (RFC 6851), answering COPYUID (RFC 4315).
+
+    MOVE sends COPYUID in an untagged OK before the EXPUNGE (or VANISHED)
+    responses, which the session loop sends as the mailbox update (RFC 6851 3.3).
+    """
     args = command.arguments(Copy)
     view = session.selected
+    moving = command.name == "MOVE"
+    if moving and view.read_only:
+        return no(_READ_ONLY, "READ-ONLY")
     chosen = view.select(args.messages, uid=args.uid)
     store_ = session.store
     try:
         target = store_.mailbox(view.user, args.mailbox)
-        pairs = store_.copy(view.user, view.name, [m.uid for _, m in chosen], target.name)
+        transfer = store_.move if moving else store_.copy
+        pairs = transfer(view.user, view.name, [m.uid for _, m in chosen], target.name)
     except NoSuchMailbox:
         return no(f"No mailbox {args.mailbox}", "TRYCREATE")
     if not pairs:
@@ -143,4 +311,7 @@ async def copy(session: Session, command: Command) -> Reply:
     sources = format_uid_set(old for old, _ in pairs).decode("ascii")
     copies = format_uid_set(new for _, new in pairs).decode("ascii")
     code = f"COPYUID {target.uidvalidity} {sources} {copies}"
+    if moving:
+        session.untagged(f"OK [{code}] Moved".encode("ascii"))
+        return ok(f"{_name(command)} completed")
     return ok(f"{_name(command)} completed", code)

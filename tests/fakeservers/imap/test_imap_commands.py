@@ -48,6 +48,8 @@ def test_select_reports_the_mailbox(session: RawImap, imap_server: FakeMailServe
         b" Flags permitted\r\n",
         b"* OK [UIDVALIDITY %d] UIDs valid\r\n" % box.uidvalidity,
         b"* OK [UIDNEXT 2] Predicted next UID\r\n",
+        b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % box.highest_modseq,  # RFC 7162 3.1.2.1
+        b"* OK [MAILBOXID (%s)] Ok\r\n" % box.mailbox_id.encode(),  # RFC 8474 section 4.2
         b"S OK [READ-WRITE] SELECT completed\r\n",
     ]
 
