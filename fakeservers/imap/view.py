@@ -25,7 +25,7 @@ from __future__ import annotations
 from fakeservers.imap.enabled import Enabled
 from fakeservers.imap.responses import flag_list
 from fakeservers.imap.sequences import SequenceSet, format_uid_set
-from fakeservers.store import MailStore, Message, NoSuchMailbox, StoreError
+from fakeservers.store import MailStore, Message, NoSuchMailbox
 
 RECENT = "\\Recent"
 
@@ -195,10 +195,20 @@ class MailboxView:
             self._highest_uid = message.uid
 
     def _claim_recent(self, message: Message) -> bool:
+        """Take ``\\Recent`` off the stored message, without a new mod-sequence.
+
+        Only this session ever shows the flag, so taking it is no change other
+        sessions could see: CONDSTORE clients must not be told of one (RFC 7162
+        section 3.1.1 counts only changes of metadata a client can see).
+        """
         if self.read_only:
             return True
-        try:
-            self.store.set_flags(self.user, self.name, message.uid, [RECENT], mode="remove")
-        except StoreError:
-            return False  # expunged meanwhile: the next update reports it
+        with self.store.locked():
+            try:
+                box = self.store.mailbox(self.user, self.name)
+            except NoSuchMailbox:
+                return False
+            if box.by_uid(message.uid) is not message:
+                return False  # expunged meanwhile: the next update reports it
+            message.flags.discard(RECENT)
         return True
