@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from fakeservers.profiles.catalogue import profile_names
 from refclient.scenario.loader import ScenarioError, load_paths
 from refclient.scenario.model import Scenario
 from refclient.scenario.providers import PROVIDERS, provider_target
@@ -71,14 +72,18 @@ def _targets(args: argparse.Namespace, stack: ExitStack) -> list[Target]:
     names = args.target or (list(by_name) if by_name else ["fake"])
     chosen = []
     for name in names:
-        if name in ("fake", "fake:default"):
-            chosen.append(stack.enter_context(fake_target()))
+        if name == "fake" or name.startswith("fake:"):
+            profile = name.partition(":")[2] or "default"
+            if profile not in profile_names():
+                known = ", ".join(f"fake:{p}" for p in profile_names())
+                raise TargetError(f"unknown fake profile in {name!r} (known: {known})")
+            chosen.append(stack.enter_context(fake_target(profile)))
         elif name in by_name:
             chosen.append(by_name[name])
         elif name in PROVIDERS:
             chosen.append(provider_target(name))
         else:
-            known = ", ".join(["fake", *by_name, *PROVIDERS])
+            known = ", ".join(["fake", "fake:PROFILE", *by_name, *PROVIDERS])
             raise TargetError(f"unknown target {name!r} (known: {known})")
     return chosen
 

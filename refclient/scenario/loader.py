@@ -18,6 +18,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from fakeservers.profiles.catalogue import load_quirks, profile_names
+from fakeservers.rules import RuleError, ruleset_from_data
 from refclient.scenario.matchers import MATCHERS
 from refclient.scenario.model import (
     Expectation,
@@ -119,6 +121,41 @@ _TOP_KEYS = (
     "strict",
 )
 _REQUIRES_KEYS = ("endpoints", "accounts", "capabilities", "targets", "fresh_accounts")
+_SERVER_KEYS = ("profile", "quirks", "rules", "seed")
+
+
+def _server(reader: _Reader, node: Node) -> ServerSection:
+    """The ``server`` section: profile, quirks, rules and seed, checked against the catalogue."""
+    found = reader.mapping(node, "server")
+    reader.keys(found, _SERVER_KEYS, "server")
+    profile = quirks = rules = seed = None
+    if "profile" in found:
+        profile = reader.typed(found["profile"][1], Kind.STRING, "server.profile")
+        known = profile_names()
+        if isinstance(profile, str) and profile not in known:
+            hint = _hint(profile, known)
+            reader.problem(found["profile"][1], f"unknown profile {profile!r}{hint}")
+    if "quirks" in found:
+        quirks = reader.typed(found["quirks"][1], Kind.STRINGS, "server.quirks") or []
+        catalogue = load_quirks()
+        for name in quirks:
+            if name not in catalogue:
+                hint = _hint(name, catalogue)
+                reader.problem(found["quirks"][1], f"unknown quirk {name!r}{hint}")
+    if "seed" in found:
+        seed = reader.typed(found["seed"][1], Kind.INTEGER, "server.seed")
+    if "rules" in found:
+        rules = reader.value(found["rules"][1])
+        try:
+            ruleset_from_data(rules if isinstance(rules, list) else {"rules": rules})
+        except RuleError as error:
+            reader.problem(found["rules"][1], f"server.rules: {error}")
+    return ServerSection(
+        profile=profile if isinstance(profile, str) else None,
+        quirks=tuple(quirks or ()),
+        rules=tuple(rules) if isinstance(rules, list) else (),
+        seed=seed if isinstance(seed, int) else None,
+    )
 
 
 def _requires(reader: _Reader, node: Node) -> Requires:
@@ -305,14 +342,7 @@ def _scenario(reader: _Reader, node: Node) -> Scenario | None:
     }
     steps = _steps(reader, found["steps"][1], "steps", defined)
     cleanup = _steps(reader, found["cleanup"][1], "cleanup", defined) if "cleanup" in found else ()
-    server = ServerSection()
-    if "server" in found:
-        section = reader.mapping(found["server"][1], "server")
-        profile = section.get("profile")
-        server = ServerSection(
-            profile=str(reader.value(profile[1])) if profile else None,
-            extra={k: reader.value(v) for k, (_, v) in section.items() if k != "profile"},
-        )
+    server = _server(reader, found["server"][1]) if "server" in found else ServerSection()
     timeout = (
         reader.typed(found["timeout"][1], Kind.NUMBER, "timeout") if "timeout" in found else 60
     )

@@ -86,11 +86,23 @@ class Requires:
 
 @dataclass(frozen=True, kw_only=True)
 class ServerSection:
-    """For fake targets: the profile and (later) seeded mailboxes and fault rules."""
+    """For fake targets: the profile, quirks and fault rules the scenario's servers run with.
+
+    A scenario with any of these gets fake servers of its own, started for it
+    alone, so that its faults never reach another scenario; it is skipped on
+    real servers, whose behaviour a scenario cannot set.
+    """
 
     profile: str | None = None
-    #: Settings not interpreted yet (seed, rules), kept for later stages.
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    quirks: tuple[str, ...] = ()
+    #: Rules as written (validated when the file is loaded; docs/rules.md).
+    rules: tuple[Mapping[str, Any], ...] = ()
+    seed: int | None = None
+
+    @property
+    def changes_server(self) -> bool:
+        """Whether the scenario needs fake servers of its own."""
+        return bool(self.profile or self.quirks or self.rules or self.seed is not None)
 
 
 @dataclass(frozen=True, kw_only=True)

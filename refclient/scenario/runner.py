@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import platform
+import re
 import secrets
 import sys
 import time
@@ -46,6 +47,8 @@ class Result:
     findings: list[dict[str, str]] = field(default_factory=list)
     tls: list[dict[str, Any]] = field(default_factory=list)
     transcript: str = ""
+    #: How many times each fault rule of the scenario's own fake servers fired.
+    rule_hits: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (bytes in step results are not included)."""
@@ -62,6 +65,7 @@ class Result:
             "steps": self.steps,
             "findings": self.findings,
             "tls": self.tls,
+            "rule_hits": self.rule_hits,
         }
 
 
@@ -83,6 +87,8 @@ def _skip_reason(scenario: Scenario, target: Target) -> str | None:
     requires = scenario.requires
     if requires.targets and target.kind not in requires.targets:
         return f"needs a target of kind {', '.join(requires.targets)}"
+    if scenario.server.changes_server and target.respawn is None:
+        return "sets up the fake servers (profile, quirks or rules): fake targets only"
     missing = [e for e in requires.endpoints if e not in target.urls]
     if missing:
         return f"target {target.name} has no {', '.join(missing)} endpoint"
@@ -121,7 +127,9 @@ def _check(step: Step, result: dict[str, Any], context: StepContext) -> None:
         context.variables[name] = follow(result, [root, *segments], path=path)
 
 
-async def _run_step(step: Step, context: StepContext) -> dict[str, Any]:
+async def _run_step(
+    step: Step, context: StepContext, *, scenario: Scenario | None = None
+) -> dict[str, Any]:
     spec = STEPS[step.action]
     args = {name: arg.default for name, arg in spec.args.items() if arg.default is not None}
     try:
@@ -148,6 +156,8 @@ async def _run_step(step: Step, context: StepContext) -> dict[str, Any]:
     else:
         if step.error is not None:
             raise StepFailed(f"{step.location}: expected a {step.error.kind} error, none came")
+    if scenario is not None:
+        _check_capabilities(scenario, step, result)  # a skip, before any expectation fails
     _check(step, result, context)
     return result
 
@@ -161,6 +171,25 @@ async def run_one(
     if reason is not None:
         result.status, result.reason = SKIPPED, reason
         return result
+    if scenario.server.changes_server and target.respawn is not None:
+        # Fake servers of the scenario's own: its profile and faults reach no one else.
+        servers = target.respawn(scenario.server)
+        own = await asyncio.to_thread(servers.__enter__)
+        try:
+            result = await _run_prepared(scenario, own, options=options, strict=strict)
+        finally:
+            await asyncio.to_thread(servers.__exit__, None, None, None)
+        if own.rule_hits is not None:
+            result.rule_hits = own.rule_hits()
+        return result
+    return await _run_prepared(scenario, target, options=options, strict=strict)
+
+
+async def _run_prepared(
+    scenario: Scenario, target: Target, *, options: ClientOptions, strict: bool
+) -> Result:
+    """One scenario against a target that can run it."""
+    result = Result(scenario=scenario, target=target.name)
     if scenario.requires.fresh_accounts and target.provision is not None:
         fresh = target.provision(max(1, scenario.requires.accounts))
         target = dataclasses.replace(target, accounts=fresh)
@@ -188,6 +217,9 @@ async def run_one(
     return result
 
 
+_APOP_TIMESTAMP = re.compile(r"<[^<>@]+@[^<>]+>")
+
+
 class _Unsupported(Exception):
     """The target lacks a capability the scenario requires: skip, do not fail."""
 
@@ -200,6 +232,8 @@ def _check_capabilities(scenario: Scenario, step: Step, outcome: dict[str, Any])
         return
     offered = {str(c).upper() for c in outcome.get("capabilities") or ()}
     offered |= {f"AUTH={m}".upper() for m in outcome.get("auth_mechanisms") or ()}
+    if protocol == "pop3" and _APOP_TIMESTAMP.search(str(outcome.get("greeting") or "")):
+        offered.add("APOP")  # RFC 1939 section 7: a greeting timestamp offers APOP
     missing = [c for c in wanted if c.upper() not in offered]
     if missing:
         raise _Unsupported(f"the {protocol} server does not offer {', '.join(missing)}")
@@ -208,8 +242,7 @@ def _check_capabilities(scenario: Scenario, step: Step, outcome: dict[str, Any])
 async def _run_steps(scenario: Scenario, context: StepContext, result: Result) -> None:
     for step in scenario.steps:
         try:
-            outcome = await _run_step(step, context)
-            _check_capabilities(scenario, step, outcome)
+            await _run_step(step, context, scenario=scenario)
             result.steps.append({"step": step.label, "status": PASSED})
         except _Unsupported as exc:
             result.status, result.reason = SKIPPED, str(exc)

@@ -14,6 +14,7 @@ import json
 import sys
 from typing import Any
 
+from fakeservers.profiles.catalogue import load_quirks, profile_names
 from refclient.scenario.matchers import MATCHERS
 from refclient.scenario.steps import ERROR_KINDS, STEPS, Arg, Kind
 from refclient.scenario.targets import ENDPOINT_NAMES
@@ -101,7 +102,16 @@ def scenario_schema() -> dict[str, Any]:
                     "fresh_accounts": {"type": "boolean"},
                 },
             },
-            "server": {"type": "object"},
+            "server": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "profile": {"enum": profile_names()},
+                    "quirks": {"type": "array", "items": {"enum": sorted(load_quirks())}},
+                    "rules": {"type": "array", "items": {"type": "object"}},
+                    "seed": {"type": "integer"},
+                },
+            },
             "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},
             "cleanup": {"type": "array", "items": {"$ref": "#/$defs/step"}},
         },

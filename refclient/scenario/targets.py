@@ -25,14 +25,19 @@ import secrets
 import shlex
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from fakeservers.config import ServerConfig
 from fakeservers.controller import FakeMailServers
+from fakeservers.pki import TestPKI
+from fakeservers.profiles.catalogue import server_config
+from fakeservers.rules import ruleset_from_data
+from refclient.scenario.model import ServerSection
 
 ENDPOINT_NAMES = ("imap", "imaps", "pop3", "pop3s", "submission", "submissions")
 
@@ -66,6 +71,12 @@ class Target:
     provision: Callable[[int], tuple[TargetAccount, ...]] | None = field(
         default=None, repr=False, compare=False
     )
+    #: Starts fake servers of a scenario's own (fake targets only), for its ``server`` section.
+    respawn: Callable[[ServerSection], AbstractContextManager[Target]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    #: How many times each fault rule fired (fake targets only).
+    rule_hits: Callable[[], dict[str, int]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -74,9 +85,21 @@ class Target:
 
 
 @contextmanager
-def fake_target() -> Iterator[Target]:
-    """The embedded fake servers, started for the run; each account also gets a token."""
-    with FakeMailServers() as servers:
+def fake_target(profile: str = "default") -> Iterator[Target]:
+    """The embedded fake servers emulating ``profile``, started for the run.
+
+    The target is named ``fake`` (``fake:PROFILE`` for another profile); each
+    account also gets an OAuth2 token. Scenarios with a ``server`` section get
+    servers of their own through :attr:`Target.respawn`.
+    """
+    name = "fake" if profile == "default" else f"fake:{profile}"
+    with _fake_servers(name, server_config(profile)) as target:
+        yield target
+
+
+@contextmanager
+def _fake_servers(name: str, config: ServerConfig, pki: TestPKI | None = None) -> Iterator[Target]:
+    with FakeMailServers(config=config, pki=pki) as servers:
         accounts = []
         for spec in servers.accounts:
             token = f"token-{spec.user}"
@@ -94,13 +117,22 @@ def fake_target() -> Iterator[Target]:
                 fresh.append(TargetAccount(user, user, password, token))
             return tuple(fresh)
 
+        def respawn(section: ServerSection) -> AbstractContextManager[Target]:
+            profile = section.profile or config.profile.name
+            ruleset = ruleset_from_data(list(section.rules), seed=section.seed or 0)
+            own = server_config(profile, quirks=section.quirks, rules=ruleset)
+            # The same test CA, so the run's trust anchor verifies these servers too.
+            return _fake_servers(name, own, servers.pki)
+
         yield Target(
-            name="fake",
+            name=name,
             kind="fake",
-            urls={name: servers.url(name) for name in servers.endpoints},
+            urls={endpoint: servers.url(endpoint) for endpoint in servers.endpoints},
             ca_file=servers.ca_file,
             accounts=tuple(accounts),
             provision=provision,
+            respawn=respawn,
+            rule_hits=servers.rule_hits,
         )
 
 

@@ -80,6 +80,34 @@ def test_each_kind_of_mistake_is_located_and_explained(text: str, expected: str)
     assert any(problem.startswith(expected) for problem in found), found
 
 
+@pytest.mark.parametrize(
+    ("server", "expected"),
+    [
+        ("{profile: gmial}", "s.yaml:3:19: unknown profile 'gmial' (did you mean 'gmail'?)"),
+        ("{quirks: [repeated-bey]}", "unknown quirk 'repeated-bey' (did you mean 'repeated-bye'?)"),
+        ("{rules: [{event: comand}]}", "server.rules: rule 'rule-1': 'event' must be one of"),
+        ("{rules: [{event: command, dely: 1}]}", "unknown key 'dely'; did you mean 'delay'?"),
+        ("{seed: one}", "server.seed must be an integer"),
+        ("{profil: gmail}", "unknown key 'profil' in server (did you mean 'profile'"),
+    ],
+)
+def test_server_section_mistakes_are_located(server: str, expected: str) -> None:
+    text = HEAD + f"server: {server}\nsteps:\n  - imap.noop: {{}}\n"
+    assert any(expected in problem for problem in problems(text)), problems(text)
+
+
+def test_a_server_section_loads() -> None:
+    text = HEAD + (
+        "server: {profile: gmail, quirks: [repeated-bye], seed: 3,"
+        " rules: [{event: greeting, send: '* BYE'}]}\nsteps:\n  - imap.noop: {}\n"
+    )
+    (scenario,) = load_text(text, file="s.yaml")
+    assert scenario.server.profile == "gmail"
+    assert scenario.server.quirks == ("repeated-bye",)
+    assert scenario.server.seed == 3
+    assert scenario.server.changes_server
+
+
 def test_every_problem_is_reported_at_once() -> None:
     text = "id: a\ntitle: b\nsteps:\n  - imap.conect: {}\n  - pop3.retr: {}\n"
     assert len(problems(text)) == 2
