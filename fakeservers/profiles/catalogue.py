@@ -11,7 +11,10 @@ from typing import Any
 
 import yaml
 
+from fakeservers import sasl
 from fakeservers.config import Limits, ServerConfig
+from fakeservers.imap.session import EXTENSIONS
+from fakeservers.pop3.session import capabilities as pop3_capabilities
 from fakeservers.profiles.model import (
     CapabilitySets,
     ImapProfile,
@@ -243,3 +246,52 @@ def server_config(
     return ServerConfig(
         hostname=hostname, profile=chosen, limits=limit_values, rules=RuleBook(ruleset)
     )
+
+
+#: SMTP EHLO keywords the fake submission server implements (aiosmtpd's and the
+#: handler's; tests compare this with a live EHLO of the default profile).
+SMTP_KEYWORDS = frozenset(
+    {"SIZE", "8BITMIME", "SMTPUTF8", "STARTTLS", "AUTH", "PIPELINING", "ENHANCEDSTATUSCODES"}
+)
+
+
+def implemented(protocol: str) -> frozenset[str]:
+    """The capability keywords the fake ``protocol`` server implements (upper case)."""
+    mechanisms = {f"AUTH={name}" for name in sasl.MECHANISMS}
+    if protocol == "imap":
+        # LITERAL- (RFC 7888) is a subset of LITERAL+: a server with LITERAL+ serves it.
+        names = {"IMAP4REV1", "STARTTLS", "LOGINDISABLED", "X-GM-EXT-1", "LITERAL-", *mechanisms}
+        return frozenset(name.upper() for name in (*names, *EXTENSIONS))
+    if protocol == "pop3":
+        listed = [*pop3_capabilities(secure=True, stls_offered=False), "STLS", "CAPA"]
+        return frozenset(name.split(" ", 1)[0].upper() for name in listed) | mechanisms
+    return SMTP_KEYWORDS | mechanisms
+
+
+def unimplemented(profile: Profile) -> dict[str, list[str]]:
+    """What ``profile`` advertises, as its provider does, that the fake servers do not do.
+
+    A client that relies on such a capability gets BAD or an error from the
+    fake server; ``mailcompat profiles show`` lists them so nobody is misled.
+    """
+    missing: dict[str, list[str]] = {}
+    for protocol in ("imap", "pop3", "smtp"):
+        declared = profile.capabilities(protocol)
+        if declared is None:
+            missing[protocol] = []
+            continue
+        known = implemented(protocol)
+        names = [*(declared.starttls or ()), *declared.before_login, *declared.after_login]
+        absent: list[str] = []
+        for name in dict.fromkeys(names):
+            keyword = name.split(" ", 1)[0].upper()
+            if protocol == "imap" and "=" in keyword and not keyword.startswith("AUTH="):
+                keyword = keyword if keyword in known else keyword.split("=", 1)[0]
+            if keyword in {"SASL", "AUTH"} and " " in name:
+                absent += [
+                    f"{keyword} {m}" for m in name.split()[1:] if f"AUTH={m.upper()}" not in known
+                ]
+            elif keyword not in known:
+                absent.append(name)
+        missing[protocol] = list(dict.fromkeys(absent))
+    return missing

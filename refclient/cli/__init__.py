@@ -20,7 +20,15 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS: tuple[str, ...] = ("run", "serve", "send", "fetch", "probe", "report")
+SUBCOMMANDS: tuple[str, ...] = (
+    "run",
+    "serve",
+    "profiles",
+    "send",
+    "fetch",
+    "probe",
+    "report",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
