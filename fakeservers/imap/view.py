@@ -62,6 +62,8 @@ class MailboxView:
         self._modseqs: dict[int, int] = {}
         self._highest_uid = 0
         self._take_new(self._current())
+        #: The RECENT count the client was last told (SELECT tells it first).
+        self._reported_recent = self.recent_count()
 
     # -- facts --------------------------------------------------------------------
 
@@ -137,8 +139,12 @@ class MailboxView:
         self._take_new(current)
         if len(self.messages) != count:
             lines.append(b"%d EXISTS" % len(self.messages))
-            if not self.enabled.imap4rev2:
-                lines.append(b"%d RECENT" % self.recent_count())
+        if not self.enabled.imap4rev2 and (
+            len(self.messages) != count or self.recent_count() != self._reported_recent
+        ):
+            # Also when expunges lowered it, as Dovecot does (RFC 3501 section 7.3.2).
+            lines.append(b"%d RECENT" % self.recent_count())
+        self._reported_recent = self.recent_count()
         for number, message in enumerate(self.messages, start=1):
             if self._modseqs.get(message.uid) != message.modseq:
                 self.seen_flags(message)

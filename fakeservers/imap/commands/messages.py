@@ -61,7 +61,22 @@ async def expunge(session: Session, command: Command) -> Reply:
     wanted = command.arguments(Expunge).uids
     messages = view.messages if wanted is None else [m for _, m in view.select(wanted, uid=True)]
     session.store.expunge(view.user, view.name, [message.uid for message in messages])
+    if session.enabled.condstore:
+        # No message carries the new mod-sequence of an expunge: tell it (RFC 7162 3.2.10).
+        return ok(f"{_name(command)} completed", f"HIGHESTMODSEQ {view.highest_modseq()}")
     return ok(f"{_name(command)} completed")
+
+
+def enable_condstore(session: Session) -> None:
+    """A CONDSTORE-enabling command: the first one in the selected state also sends
+    the mailbox's HIGHESTMODSEQ in an untagged OK (RFC 7162 section 3.1).
+    """
+    if session.enabled.condstore:
+        return
+    session.enabled.condstore = True
+    if session.view is not None:
+        highest = session.view.highest_modseq()
+        session.untagged(b"OK [HIGHESTMODSEQ %d] Highest" % highest)
 
 
 def gmail_enabled(session: Session) -> bool:
@@ -80,7 +95,7 @@ async def search(session: Session, command: Command) -> Reply:
     if USES_GMAIL in args.used and not gmail_enabled(session):
         return bad("X-GM search keys are not supported")
     if USES_MODSEQ in args.used:
-        session.enabled.condstore = True
+        enable_condstore(session)
     last_uid = view.messages[-1].uid if view.messages else 0
     saved = frozenset(view.saved)
     count = len(view.messages)
@@ -130,10 +145,10 @@ def _esearch(
             words.append(b"MIN %d" % found[0])
         if "MAX" in options:
             words.append(b"MAX %d" % found[-1])
-    if "COUNT" in options:
-        words.append(b"COUNT %d" % len(found))
     if "ALL" in options and found:
         words.append(b"ALL " + format_uid_set(found))
+    if "COUNT" in options:
+        words.append(b"COUNT %d" % len(found))
     if USES_MODSEQ in used and found:
         words.append(b"MODSEQ %d" % highest)  # RFC 7162 section 3.1.5
     return b" ".join(words)
@@ -154,7 +169,7 @@ async def fetch(session: Session, command: Command) -> Reply:
         return bad("VANISHED needs ENABLE QRESYNC")
     chosen = view.select(args.messages, uid=args.uid)
     if args.changed_since is not None or any(item.name == "MODSEQ" for item in items):
-        session.enabled.condstore = True  # CONDSTORE-enabling (RFC 7162 section 3.1)
+        enable_condstore(session)  # CONDSTORE-enabling (RFC 7162 section 3.1)
     if args.changed_since is not None:
         if not any(item.name == "MODSEQ" for item in items):
             items.append(FetchItem("MODSEQ"))
@@ -261,7 +276,7 @@ async def store(session: Session, command: Command) -> Reply:
     if wrong is not None:
         return bad(f"{wrong} is not a flag a client can set")
     if args.unchanged_since is not None:
-        session.enabled.condstore = True  # CONDSTORE-enabling (RFC 7162 section 3.1)
+        enable_condstore(session)  # CONDSTORE-enabling (RFC 7162 section 3.1)
     condstore = session.enabled.condstore
     chosen = view.select(args.messages, uid=args.uid)
     flags = [flag for flag in args.flags if flag != RECENT]

@@ -133,6 +133,7 @@ def test_uid_expunge_removes_only_the_named_messages(
     session.command(b"D", b"STORE 1:2 +FLAGS.SILENT (\\Deleted)")
     assert session.command(b"X", b"UID EXPUNGE 2") == [
         b"* 2 EXPUNGE\r\n",
+        b"* 1 RECENT\r\n",  # the expunged message was \\Recent (RFC 3501 section 7.3.2)
         b"X OK UID EXPUNGE completed\r\n",
     ]
     assert [m.uid for m in imap_server.store.mailbox(ALICE, "INBOX").messages] == [1]

@@ -74,6 +74,7 @@ def test_uid_move_sends_copyuid_then_expunge(client: RawImap, imap_server: FakeM
         b"* OK [COPYUID %d 2:3 1:2] Moved\r\n" % archive.uidvalidity,
         b"* 2 EXPUNGE\r\n",
         b"* 2 EXPUNGE\r\n",
+        b"* 1 RECENT\r\n",  # the \\Recent of the moved messages went with them
         b"M OK UID MOVE completed\r\n",
     ]
     assert [m.data for m in archive.messages] == [REPLY, BINARY]
@@ -115,6 +116,7 @@ def test_store_unchangedsince_refuses_a_changed_message(
     lines = client.command(b"T", b"STORE 1:2 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % before)
     first = _modseq(imap_server, 1)
     assert lines == [
+        b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % (before + 2),  # CONDSTORE now on (3.1)
         b"* 1 FETCH (FLAGS (\\Recent \\Seen) MODSEQ (%d))\r\n" % first,
         b"T OK [MODIFIED 2] Conditional STORE failed\r\n",  # message 2 is newer than `before`
     ]
@@ -128,7 +130,8 @@ def test_search_modseq_reports_the_highest_match(
     client.command(b"S", b"SELECT INBOX")
     since = _modseq(imap_server, 3)
     assert _ok(client.command(b"Q", b"SEARCH MODSEQ %d" % since)) == [
-        b"* SEARCH 3 (MODSEQ %d)\r\n" % since
+        b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % since,
+        b"* SEARCH 3 (MODSEQ %d)\r\n" % since,
     ]
     assert _ok(client.command(b"Q", b"SEARCH MODSEQ %d" % (since + 100))) == [b"* SEARCH\r\n"]
     assert client.command(b"Q", b"SEARCH MODSEQ x")[-1].startswith(b"Q BAD ")
@@ -193,7 +196,7 @@ def test_closed_when_selecting_another_mailbox_under_qresync(client: RawImap) ->
 def test_esearch_return_options(client: RawImap) -> None:
     client.command(b"S", b"SELECT INBOX")
     assert _ok(client.command(b"R", b"UID SEARCH RETURN (MIN MAX COUNT ALL) ALL")) == [
-        b'* ESEARCH (TAG "R") UID MIN 1 MAX 3 COUNT 3 ALL 1:3\r\n'
+        b'* ESEARCH (TAG "R") UID MIN 1 MAX 3 ALL 1:3 COUNT 3\r\n'
     ]
     assert _ok(client.command(b"R", b"SEARCH RETURN () SUBJECT nothing-like-this")) == [
         b'* ESEARCH (TAG "R")\r\n'

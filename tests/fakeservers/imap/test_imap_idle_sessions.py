@@ -52,8 +52,10 @@ def test_idle_sees_flags_and_expunges_of_another_session(
     assert idler.line() == b"* 1 FETCH (FLAGS (\\Deleted \\Recent))\r\n"
     actor.command(b"E", b"EXPUNGE")
     assert idler.line() == b"* 1 EXPUNGE\r\n"
+    assert idler.line() == b"* 2 RECENT\r\n"  # its \\Recent message went (RFC 3501 7.3.2)
     actor.command(b"M", b"MOVE 2 Archive")  # the old message 3
     assert idler.line() == b"* 2 EXPUNGE\r\n"
+    assert idler.line() == b"* 1 RECENT\r\n"
     _done(idler)
     assert idler.command(b"N", b"NOOP") == [b"N OK NOOP completed\r\n"]  # nothing told twice
 
@@ -74,6 +76,7 @@ def test_idle_under_qresync_sees_vanished_and_modseq(
     assert idler.line().startswith(b"* 2 FETCH (FLAGS (\\Deleted")
     actor.command(b"E", b"EXPUNGE")
     assert idler.line() == b"* VANISHED 1:2\r\n"
+    assert idler.line() == b"* 1 RECENT\r\n"
     _done(idler)
 
 
