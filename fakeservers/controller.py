@@ -30,6 +30,7 @@ from fakeservers.listener import Listener
 from fakeservers.pki import TestPKI
 from fakeservers.rules import RuleSet
 from fakeservers.store import MailStore
+from fakeservers.tls_variants import PreparedTLS, TLSVariant, tls_variant
 
 StartServer = Callable[..., Awaitable[Listener]]
 
@@ -123,7 +124,8 @@ class FakeMailServers:
     """The fake IMAP, POP3 and SMTP servers over one store, with a test CA.
 
     ``ports`` maps endpoint names to ports (0, the default, picks a free
-    one); an endpoint mapped to ``None`` is not started.
+    one); an endpoint mapped to ``None`` is not started. ``tls`` names the
+    TLS variant every endpoint presents (:mod:`fakeservers.tls_variants`).
     """
 
     def __init__(
@@ -135,6 +137,7 @@ class FakeMailServers:
         config: ServerConfig | None = None,
         state_dir: Path | None = None,
         pki: TestPKI | None = None,
+        tls: str | TLSVariant = "valid",
     ) -> None:
         self.host = host
         self.config = config or ServerConfig()
@@ -151,6 +154,9 @@ class FakeMailServers:
         self._running: _Running | None = None
         self.endpoints: dict[str, Endpoint] = {}
         self.ca_file = Path()
+        self.tls_variant = tls_variant(tls) if isinstance(tls, str) else tls
+        #: The variant's certificate, server context and client material, once started.
+        self.tls: PreparedTLS | None = None
 
     # -- facts ----------------------------------------------------------------------
 
@@ -191,6 +197,11 @@ class FakeMailServers:
                 {"user": spec.user, "password": spec.password, "address": spec.address or spec.user}
                 for spec in self.accounts
             ],
+            "tls": (
+                self.tls.describe(self.ca_file)
+                if self.tls is not None
+                else self.tls_variant.describe()
+            ),
         }
 
     # -- lifecycle ------------------------------------------------------------------
@@ -205,6 +216,11 @@ class FakeMailServers:
             state_dir = Path(self._tempdir.name)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.ca_file = self.pki.write_ca(state_dir / "ca.pem")
+        try:
+            self.tls = self.tls_variant.prepare(self.pki, state_dir)
+        except BaseException:
+            self.stop()  # removes the temporary directory
+            raise
 
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="mailcompat-servers", daemon=True)
@@ -222,7 +238,12 @@ class FakeMailServers:
     async def _start_listeners(self) -> None:
         running = self._running
         assert running is not None
-        context = self.pki.server_context()
+        context = self.tls.server_context if self.tls is not None else self.pki.server_context()
+        journal = self.config.rules.current.journal
+        if journal is not None:
+            # OpenSSL calls this for every ClientHello, SNI or not: the audit tells a
+            # client that aborted a handshake from one that never connected.
+            context.sni_callback = lambda *_: journal.hello()
         for spec in ENDPOINTS:
             port = self._ports.get(spec.name)
             if port is None:
