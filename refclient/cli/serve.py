@@ -23,6 +23,12 @@ from fakeservers.config import Limits
 from fakeservers.controller import DEFAULT_ACCOUNTS, ENDPOINTS, AccountSpec, FakeMailServers
 from fakeservers.profiles.catalogue import ProfileError, server_config
 from fakeservers.rules import RuleError, load_rules_file
+from fakeservers.tls_variants import (
+    TLSVariantUnavailable,
+    UnknownTLSVariant,
+    tls_variant,
+    variant_listing,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -53,6 +59,13 @@ def register(subparsers: Any) -> None:
         type=Path,
         metavar="FILE",
         help="fault rules to apply (YAML, docs/rules.md); hit counts are printed at exit",
+    )
+    parser.add_argument(
+        "--tls",
+        default="valid",
+        metavar="VARIANT",
+        help="certificate or protocol fault every TLS endpoint presents (default: valid; "
+        "`--tls list` lists them; docs/tls-variants.md)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     for spec in ENDPOINTS:
@@ -123,6 +136,14 @@ def _limit(text: str) -> tuple[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the servers until a stop signal; returns the exit code."""
+    if args.tls in ("list", "help"):
+        print(variant_listing())
+        return EXIT_OK
+    try:
+        variant = tls_variant(args.tls)
+    except UnknownTLSVariant as error:
+        print(f"mailcompat serve: {error}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         ruleset = load_rules_file(args.rules) if args.rules is not None else None
         config = server_config(
@@ -137,12 +158,16 @@ def run(args: argparse.Namespace) -> int:
         accounts=tuple(args.account or DEFAULT_ACCOUNTS),
         config=config,
         state_dir=args.state_dir,
+        tls=variant,
     )
     try:
         servers.start()
     except OSError as exc:
         print(f"mailcompat serve: cannot start the servers: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except TLSVariantUnavailable as exc:
+        print(f"mailcompat serve: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     stop = threading.Event()
     restore = _install_stop_handlers(stop)
     try:
@@ -200,6 +225,14 @@ def render_table(state: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"  CA certificate: {state['ca_cert']}")
     lines.append("  (trust it in your client, or pass it as --ca-file)")
+    tls = state.get("tls")
+    if tls is not None and tls["variant"] != "valid":
+        lines.append(f"  TLS variant: {tls['variant']}: {tls['summary']}")
+        lines.append(
+            f"  verify as {tls['verify_as']}; a verifying client concludes: {tls['expect']}"
+        )
+        if tls.get("client_cert"):
+            lines.append(f"  client certificate and key: {tls['client_cert']}")
     lines.append("")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)

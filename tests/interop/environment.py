@@ -20,6 +20,7 @@ from typing import Any
 
 from fakeservers.controller import DEFAULT_ACCOUNTS, ENDPOINTS, AccountSpec, Endpoint
 from fakeservers.pki import SERVER_NAMES, TestPKI
+from fakeservers.tls_variants import tls_variant
 
 from .dovecot import DOVECOT_PORT_NAMES, DovecotFiles, start_dovecot
 from .postfix import POSTFIX_PORT_NAMES, PostfixFiles, start_postfix
@@ -88,6 +89,8 @@ class InteropServers:
                 {"user": spec.user, "password": spec.password, "address": spec.address or spec.user}
                 for spec in self.accounts
             ],
+            # Dovecot and Postfix present the test CA's valid certificate.
+            "tls": tls_variant("valid").describe() | {"trust": str(self.ca_file)},
         }
 
 
