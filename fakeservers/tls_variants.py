@@ -130,7 +130,8 @@ class TLSVariant:
     @property
     def legacy_protocol(self) -> bool:
         """Whether this variant offers only a version below TLS 1.2 (RFC 8996)."""
-        return self.maximum_version < ssl.TLSVersion.TLSv1_2
+        highest = self.maximum_version
+        return highest is not ssl.TLSVersion.MAXIMUM_SUPPORTED and highest < ssl.TLSVersion.TLSv1_2
 
     def prepare(self, pki: TestPKI, state_dir: Path | None = None) -> PreparedTLS:
         """Build the certificate and server context from ``pki``'s CA, and check them.
@@ -174,7 +175,11 @@ class TLSVariant:
         return prepared
 
     def _server_context(self, pki: TestPKI, certificate: ServerCertificate) -> ssl.SSLContext:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context = (
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            if self.name == "valid"  # exactly the servers' usual context
+            else AlertingServerContext(ssl.PROTOCOL_TLS_SERVER)
+        )
         if self.legacy_security:
             context.set_ciphers("DEFAULT:@SECLEVEL=0")
         with warnings.catch_warnings():  # TLS 1.0 and 1.1 are deprecated: that is the point
@@ -297,6 +302,63 @@ class VerifyAsContext(ssl.SSLContext):
             server_hostname=None if server_side else self.verify_as,
             session=session,
         )
+
+
+class AlertingSSLObject(ssl.SSLObject):
+    """A server-side TLS object whose refusal reaches the client as a TLS alert.
+
+    asyncio's TLS layer (and aiosmtpd's, built on it) drops the fatal alert
+    OpenSSL has queued when a server-side handshake fails and just closes the
+    connection, so a client would see a bare EOF where a real server sends,
+    e.g., ``protocol_version`` (RFC 8446 section 6.2) or
+    ``certificate_required`` (RFC 8446 section 4.4.2.4). When the handshake
+    fails with an alert pending, this object first reports "want read", so the
+    pump sends the alert, and raises the error on the next call (or the client
+    closes, which ends the handshake too).
+    """
+
+    outgoing: ssl.MemoryBIO | None = None
+    _deferred: ssl.SSLError | None = None
+
+    def do_handshake(self) -> None:
+        """``SSLObject.do_handshake``, delivering a fatal alert before failing."""
+        if self._deferred is not None:
+            raise self._deferred
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except ssl.SSLError as error:
+            if self.outgoing is None or not self.outgoing.pending:
+                raise
+            self._deferred = error
+            raise ssl.SSLWantReadError("sending the alert first") from error
+
+
+class AlertingServerContext(ssl.SSLContext):
+    """A server context whose TLS objects are :class:`AlertingSSLObject`."""
+
+    sslobject_class = AlertingSSLObject
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        """``SSLContext.wrap_bio``, letting the object see the BIO its alert goes to."""
+        wrapped = super().wrap_bio(
+            incoming,
+            outgoing,
+            server_side=server_side,
+            server_hostname=server_hostname,
+            session=session,
+        )
+        if isinstance(wrapped, AlertingSSLObject):
+            wrapped.outgoing = outgoing
+        return wrapped
 
 
 def _handshake_in_memory(server: ssl.SSLContext, client: ssl.SSLContext) -> None:
