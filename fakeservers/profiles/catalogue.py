@@ -236,7 +236,7 @@ def server_config(
     collected += chosen.rules
     extra = rules if rules is not None else RuleSet()
     try:
-        ruleset = RuleSet([*collected, *extra.rules], seed=extra.seed)
+        ruleset = RuleSet([*collected, *extra.rules], seed=extra.seed, journal=extra.journal)
     except ValueError as error:
         raise ProfileError(str(error)) from None
     try:

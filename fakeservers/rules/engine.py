@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from fakeservers.audit.journal import Journal
 from fakeservers.rules.model import Action, CapabilityEdit, Chunking, Ending, Event, Rule
 
 _QUOTED = re.compile(rb'"((?:[^"\\\r\n]|\\.)*)"')
@@ -26,7 +27,9 @@ _QUOTED = re.compile(rb'"((?:[^"\\\r\n]|\\.)*)"')
 class RuleSet:
     """The rules of one server set, their seeded generator and their hit counts."""
 
-    def __init__(self, rules: Sequence[Rule] = (), *, seed: int = 0) -> None:
+    def __init__(
+        self, rules: Sequence[Rule] = (), *, seed: int = 0, journal: Journal | None = None
+    ) -> None:
         names = [rule.name for rule in rules]
         duplicated = sorted({name for name in names if names.count(name) > 1})
         if duplicated:
@@ -35,16 +38,18 @@ class RuleSet:
         self.seed = seed
         self._random = random.Random(seed)
         self._hits: Counter[str] = Counter()
+        #: Records every event of every session when set (:mod:`fakeservers.audit`).
+        self.journal = journal
 
     def __bool__(self) -> bool:
-        return bool(self.rules)
+        return bool(self.rules) or self.journal is not None
 
     def __repr__(self) -> str:
         return f"RuleSet({[rule.name for rule in self.rules]!r}, seed={self.seed})"
 
     def combined(self, more: Iterable[Rule]) -> RuleSet:
         """A new rule set with ``more`` rules after these (same seed, fresh counts)."""
-        return RuleSet([*self.rules, *more], seed=self.seed)
+        return RuleSet([*self.rules, *more], seed=self.seed, journal=self.journal)
 
     def session(self, protocol: str) -> SessionRules:
         """The rule state of one new session of ``protocol`` (``imap``, ``pop3``, ``smtp``)."""
@@ -198,6 +203,8 @@ class SessionRules:
         ]
         self._seen: Counter[str] = Counter()
         self._edits: list[CapabilityEdit] = []
+        self._journal = ruleset.journal
+        self._session = ruleset.journal.new_session() if ruleset.journal is not None else 0
         #: The verb of the command being answered (for ``response`` rules).
         self.verb: str | None = None
         #: Session facts the server keeps current (for ``state``, ``user``, ``mailbox``).
@@ -206,11 +213,11 @@ class SessionRules:
         self.mailbox: str | None = None
 
     def __bool__(self) -> bool:
-        return bool(self._rules)
+        return bool(self._rules) or self._journal is not None
 
     def watches(self, event: Event) -> bool:
-        """Whether any rule of this session's protocol waits for ``event``."""
-        return any(rule.event is event for rule in self._rules)
+        """Whether any rule of this session's protocol waits for ``event`` (or a journal does)."""
+        return self._journal is not None or any(rule.event is event for rule in self._rules)
 
     @property
     def idle_ms(self) -> int | None:
@@ -226,6 +233,10 @@ class SessionRules:
         """The rules that fire for ``event`` now; records their hits."""
         if event is Event.COMMAND:
             self.verb = verb
+        if self._journal is not None:
+            self._journal.record(
+                self._session, self.protocol, event.value, verb=self.verb, data=data, tls=tls
+            )
         fired: list[Rule] = []
         for rule in self._rules:
             if rule.event is event and self._matches(rule, data=data, tls=tls):

@@ -24,6 +24,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "run",
     "serve",
     "profiles",
+    "audit-client",
     "send",
     "fetch",
     "probe",
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mailcompat {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
-        module = importlib.import_module(f"refclient.cli.{name}")
+        module = importlib.import_module(f"refclient.cli.{name.split('-')[0]}")
         module.register(subparsers)
     return parser
 
