@@ -19,6 +19,7 @@ import shutil
 import smtplib
 import ssl
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -429,3 +430,25 @@ def test_the_certificate_report_shows_the_validity_fault(variant_servers: Start,
     else:
         assert report.not_before > dt.datetime.now(dt.UTC)  # not valid yet
         assert report.days_to_expiry > 0
+
+
+def test_serve_tls_writes_the_variant_into_servers_json(tmp_path: Path) -> None:
+    ports = [f"--{spec.name}-port=0" for spec in ENDPOINTS]
+    command = [sys.executable, "-m", "refclient", "serve", "--state-dir", str(tmp_path)]
+    process = subprocess.Popen(
+        [*command, *ports, "--tls", "client-cert-required"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        # The table is printed once servers.json is written.
+        first_line = process.stdout.readline() if process.stdout else b""
+        assert first_line.startswith(b"mailcompat fake servers"), first_line
+        tls = json.loads((tmp_path / "servers.json").read_text(encoding="utf-8"))["tls"]
+    finally:
+        process.terminate()
+        process.communicate(timeout=TIMEOUT)
+    assert tls["variant"] == "client-cert-required"
+    assert Path(tls["trust"]) == tmp_path / "ca.pem"
+    assert Path(tls["client_cert"]).read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
