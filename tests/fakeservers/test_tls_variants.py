@@ -11,6 +11,7 @@ few variants independently.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import imaplib
 import json
@@ -277,6 +278,21 @@ def test_unknown_variant_names_the_choices(mail_pki: TestPKI) -> None:
         FakeMailServers(pki=mail_pki, tls="expird")
     assert tls_variant("expired").failure is not None
     assert tls_variant("valid").failure is None
+
+
+def test_a_variant_openssl_cannot_complete_is_unavailable_with_the_reason(
+    mail_pki: TestPKI,
+) -> None:
+    # No version satisfies both bounds: the in-memory self-check handshake fails.
+    impossible = dataclasses.replace(
+        tls_variant("tls1.3-only"),
+        name="impossible",
+        minimum_version=ssl.TLSVersion.TLSv1_3,
+        maximum_version=ssl.TLSVersion.TLSv1_2,
+    )
+    with pytest.raises(TLSVariantUnavailable, match="'impossible'"):
+        FakeMailServers(pki=mail_pki, tls=impossible, ports={"imaps": 0}).start()
+    assert tls_variant("tls1.3-only").prepare(mail_pki).server_context is not None
 
 
 # -- servers.json and the command line ------------------------------------------------
