@@ -31,6 +31,7 @@ from fakeservers.controller import ENDPOINTS, AccountSpec, FakeMailServers
 from fakeservers.pki import TestPKI
 from fakeservers.profiles.catalogue import server_config
 from fakeservers.rules import ruleset_from_data
+from fakeservers.tls_variants import TLSVariantUnavailable
 
 USER, PASSWORD = "alice@example.test", "alice-audit-pass"
 
@@ -75,7 +76,11 @@ class CaseRun:
 
 @contextlib.contextmanager
 def malicious_servers(
-    case: AttackCase, *, pki: TestPKI | None = None, host: str = "127.0.0.1"
+    case: AttackCase,
+    *,
+    pki: TestPKI | None = None,
+    host: str = "127.0.0.1",
+    accounts: Sequence[AccountSpec] = (AccountSpec(USER, PASSWORD),),
 ) -> Iterator[tuple[FakeMailServers, Journal]]:
     """Fake servers playing ``case``, with a journal of everything clients do."""
     journal = Journal()
@@ -89,7 +94,7 @@ def malicious_servers(
         host=host,
         ports=ports,
         config=config,
-        accounts=(AccountSpec(USER, PASSWORD),),
+        accounts=accounts,
         pki=pki,
         tls=case.tls,
     )
@@ -116,7 +121,21 @@ def run_case(
     pki: TestPKI | None = None,
     settle: float = 0.3,
 ) -> CaseRun:
-    """Run the client against ``case`` and judge it."""
+    """Run the client against ``case`` and judge it.
+
+    A case whose TLS variant the local OpenSSL cannot serve is ``inconclusive``
+    with that reason, and the client is not run.
+    """
+    try:
+        return _run_case(case, client_cmd, timeout=timeout, pki=pki, settle=settle)
+    except TLSVariantUnavailable as error:
+        reason = f"not run: the local OpenSSL cannot serve this case ({error})"
+        return CaseRun(case, Judgement(Verdict.INCONCLUSIVE, reason), None, 0.0)
+
+
+def _run_case(
+    case: AttackCase, client_cmd: str, *, timeout: float, pki: TestPKI | None, settle: float
+) -> CaseRun:
     with malicious_servers(case, pki=pki) as (servers, journal):
         endpoint = servers.endpoints[case.endpoint]
         values = {

@@ -285,6 +285,22 @@ def _cases_for(d: _Dialect) -> list[AttackCase]:
                     trusted_tls=False,
                 )
             )
+    for variant in ("tls1.0-only", "tls1.1-only"):
+        version = variant.removesuffix("-only").replace("tls", "TLS ")
+        cases.append(
+            AttackCase(
+                id=f"{p}-{variant}",
+                protocol=p,
+                family="certificate",
+                title=f"only {version}, below the TLS 1.2 floor (implicit TLS)",
+                misbehaviour=f"the server negotiates nothing newer than {version}",
+                correct="refuse the handshake: TLS 1.2 is the floor",
+                source="RFC 8996 section 5; RFC 8314 section 4.1",
+                endpoint=d.implicit_endpoint,
+                tls=variant,
+                trusted_tls=False,
+            )
+        )
     if p == "imap":
         cases += [
             AttackCase(

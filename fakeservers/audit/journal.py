@@ -31,7 +31,8 @@ class Entry:
 
     session: int
     protocol: str
-    #: ``connect``, ``greeting``, ``command``, ``response``, ``tls``, ``hello``.
+    #: ``accept`` (TCP, before any TLS), ``connect``, ``greeting``, ``command``,
+    #: ``response``, ``tls``, ``bytes``, ``hello`` (a TLS ClientHello).
     kind: str
     verb: str | None
     data: bytes

@@ -115,7 +115,7 @@ def judge(
 ) -> Judgement:
     """The verdict of one client on one case, from the servers' journal."""
     hidden = [*_sasl_forms(secrets, users), *secrets]
-    sessions = {entry.session for entry in entries if entry.kind == "connect"}
+    sessions = {entry.session for entry in entries if entry.kind in ("accept", "connect")}
     hellos = [entry for entry in entries if entry.kind == "hello"]
     if not sessions and not hellos:
         return Judgement(Verdict.INCONCLUSIVE, "the client never connected")
@@ -151,7 +151,7 @@ def judge(
             Verdict.INCONCLUSIVE, "the client timed out before finishing; nothing unsafe so far"
         )
     tls_sessions = [entry for entry in entries if entry.kind == "tls"]
-    if not case.trusted_tls and hellos and not tls_sessions:
+    if not case.trusted_tls and not tls_sessions:
         return Judgement(Verdict.SAFE, "the client aborted the TLS handshake")
     return Judgement(Verdict.SAFE, _safe_reason(commands))
 

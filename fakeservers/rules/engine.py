@@ -204,7 +204,11 @@ class SessionRules:
         self._seen: Counter[str] = Counter()
         self._edits: list[CapabilityEdit] = []
         self._journal = ruleset.journal
-        self._session = ruleset.journal.new_session() if ruleset.journal is not None else 0
+        self._session = 0
+        if self._journal is not None:
+            # Created when the connection is accepted: before any TLS handshake.
+            self._session = self._journal.new_session()
+            self._journal.record(self._session, protocol, "accept", verb=None, data=b"", tls=False)
         #: The verb of the command being answered (for ``response`` rules).
         self.verb: str | None = None
         #: Session facts the server keeps current (for ``state``, ``user``, ``mailbox``).

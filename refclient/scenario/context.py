@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from refclient import errors
 from refclient.credentials import Credentials
 from refclient.scenario.targets import Target
 from refclient.session.base import Session
@@ -12,6 +14,12 @@ from refclient.session.options import ClientOptions
 from refclient.urls import ServerURL
 
 S = TypeVar("S", bound=Session)
+
+
+def error_kind(exc: errors.ClientError) -> str:
+    """The kebab-case kind of a client error, as ``error:`` modifiers name it."""
+    name = type(exc).__name__  # TLSFailed -> tls-failed, ConnectFailed -> connect-failed
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", name).lower()
 
 
 class StepFailed(Exception):

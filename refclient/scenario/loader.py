@@ -18,8 +18,10 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from fakeservers.audit.cases import all_cases
 from fakeservers.profiles.catalogue import load_quirks, profile_names
 from fakeservers.rules import RuleError, ruleset_from_data
+from fakeservers.tls_variants import VARIANTS
 from refclient.scenario.matchers import MATCHERS
 from refclient.scenario.model import (
     Expectation,
@@ -121,14 +123,14 @@ _TOP_KEYS = (
     "strict",
 )
 _REQUIRES_KEYS = ("endpoints", "accounts", "capabilities", "targets", "fresh_accounts")
-_SERVER_KEYS = ("profile", "quirks", "rules", "seed")
+_SERVER_KEYS = ("profile", "quirks", "rules", "seed", "attack", "tls")
 
 
 def _server(reader: _Reader, node: Node) -> ServerSection:
     """The ``server`` section: profile, quirks, rules and seed, checked against the catalogue."""
     found = reader.mapping(node, "server")
     reader.keys(found, _SERVER_KEYS, "server")
-    profile = quirks = rules = seed = None
+    profile = quirks = rules = seed = attack = tls = None
     if "profile" in found:
         profile = reader.typed(found["profile"][1], Kind.STRING, "server.profile")
         known = profile_names()
@@ -144,6 +146,19 @@ def _server(reader: _Reader, node: Node) -> ServerSection:
                 reader.problem(found["quirks"][1], f"unknown quirk {name!r}{hint}")
     if "seed" in found:
         seed = reader.typed(found["seed"][1], Kind.INTEGER, "server.seed")
+    if "attack" in found:
+        attack = reader.typed(found["attack"][1], Kind.STRING, "server.attack")
+        cases = [case.id for case in all_cases()]
+        if isinstance(attack, str) and attack not in cases:
+            reader.problem(
+                found["attack"][1], f"unknown attack case {attack!r}{_hint(attack, cases)}"
+            )
+    if "tls" in found:
+        tls = reader.typed(found["tls"][1], Kind.STRING, "server.tls")
+        variants = [variant.name for variant in VARIANTS]
+        if isinstance(tls, str) and tls not in variants:
+            hint = _hint(tls, variants)
+            reader.problem(found["tls"][1], f"unknown TLS variant {tls!r}{hint}")
     if "rules" in found:
         rules = reader.value(found["rules"][1])
         try:
@@ -155,6 +170,8 @@ def _server(reader: _Reader, node: Node) -> ServerSection:
         quirks=tuple(quirks or ()),
         rules=tuple(rules) if isinstance(rules, list) else (),
         seed=seed if isinstance(seed, int) else None,
+        attack=attack if isinstance(attack, str) else None,
+        tls=tls if isinstance(tls, str) else None,
     )
 
 

@@ -98,11 +98,22 @@ class ServerSection:
     #: Rules as written (validated when the file is loaded; docs/rules.md).
     rules: tuple[Mapping[str, Any], ...] = ()
     seed: int | None = None
+    #: A malicious-server case of ``mailcompat audit-client`` (``security.verdict`` judges it).
+    attack: str | None = None
+    #: A TLS variant of the servers (docs/tls-variants.md), e.g. ``expired``.
+    tls: str | None = None
 
     @property
     def changes_server(self) -> bool:
         """Whether the scenario needs fake servers of its own."""
-        return bool(self.profile or self.quirks or self.rules or self.seed is not None)
+        return bool(
+            self.profile
+            or self.quirks
+            or self.rules
+            or self.seed is not None
+            or self.attack
+            or self.tls
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,9 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakeservers.tls_variants import TLSVariantUnavailable
 from refclient import errors
 from refclient.findings import Severity
-from refclient.scenario.context import StepContext, StepFailed
+from refclient.scenario.context import StepContext, StepFailed, error_kind
 from refclient.scenario.matchers import MATCHERS
 from refclient.scenario.model import Scenario, Step
 from refclient.scenario.steps import STEPS, StepUnavailable, resolve
@@ -76,11 +77,6 @@ def environment() -> dict[str, str]:
         "platform_release": platform.release(),
         "python": sys.version.split()[0],
     }
-
-
-def _error_kind(exc: errors.ClientError) -> str:
-    name = type(exc).__name__
-    return "".join("-" + c.lower() if c.isupper() else c for c in name).lstrip("-")
 
 
 def _skip_reason(scenario: Scenario, target: Target) -> str | None:
@@ -141,7 +137,7 @@ async def _run_step(
         result = dict(await action(context, args))
     except errors.ClientError as exc:
         expected = step.error
-        kind = _error_kind(exc)
+        kind = error_kind(exc)
         if expected is None:
             raise
         if expected.kind not in ("any", kind):
@@ -174,7 +170,11 @@ async def run_one(
     if scenario.server.changes_server and target.respawn is not None:
         # Fake servers of the scenario's own: its profile and faults reach no one else.
         servers = target.respawn(scenario.server)
-        own = await asyncio.to_thread(servers.__enter__)
+        try:
+            own = await asyncio.to_thread(servers.__enter__)
+        except TLSVariantUnavailable as error:
+            result.status, result.reason = SKIPPED, f"the local OpenSSL cannot serve it: {error}"
+            return result
         try:
             result = await _run_prepared(scenario, own, options=options, strict=strict)
         finally:

@@ -14,7 +14,9 @@ import json
 import sys
 from typing import Any
 
+from fakeservers.audit.cases import all_cases
 from fakeservers.profiles.catalogue import load_quirks, profile_names
+from fakeservers.tls_variants import VARIANTS
 from refclient.scenario.matchers import MATCHERS
 from refclient.scenario.steps import ERROR_KINDS, STEPS, Arg, Kind
 from refclient.scenario.targets import ENDPOINT_NAMES
@@ -110,6 +112,8 @@ def scenario_schema() -> dict[str, Any]:
                     "quirks": {"type": "array", "items": {"enum": sorted(load_quirks())}},
                     "rules": {"type": "array", "items": {"type": "object"}},
                     "seed": {"type": "integer"},
+                    "attack": {"enum": [case.id for case in all_cases()]},
+                    "tls": {"enum": [variant.name for variant in VARIANTS]},
                 },
             },
             "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},

@@ -126,6 +126,7 @@ _WIRE = "refclient.scenario.actions.wire"
 _IMAP = "refclient.scenario.actions.imap"
 _POP3 = "refclient.scenario.actions.pop3"
 _SMTP = "refclient.scenario.actions.smtp"
+_SECURITY = "refclient.scenario.actions.security"
 _S = _session_arg
 
 _SPECS: tuple[StepSpec, ...] = (
@@ -196,6 +197,21 @@ _SPECS: tuple[StepSpec, ...] = (
         session=_S("wire"),
     ),
     _spec("wire.close", "Close the raw connection.", _WIRE, session=_S("wire")),
+    # -- security: the reference client against a malicious server --------------------
+    _spec(
+        "security.attempt",
+        "Connect, log in, use the mailbox and leave, as a client would, stopping at the first "
+        "error; ``error`` is the kind of that error (null when everything completed).",
+        _SECURITY,
+        endpoint=Arg(kind=Kind.STRING, required=True, choices=_ALL_ENDPOINTS, doc="Endpoint."),
+        account=_ACCOUNT,
+    ),
+    _spec(
+        "security.verdict",
+        "The fake servers' verdict on everything the client did (``server.attack`` scenarios): "
+        "``verdict`` (safe, vulnerable, violation, inconclusive), ``reason``, ``evidence``.",
+        _SECURITY,
+    ),
     # -- IMAP -------------------------------------------------------------------------
     _connect("imap", _IMAP),
     _spec("imap.login", "Authenticate.", _IMAP, **_login_args("imap")),

@@ -20,6 +20,7 @@ opened, never written in the file.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import shlex
@@ -32,8 +33,11 @@ from typing import Any
 
 import yaml
 
+from fakeservers.audit.audit import malicious_servers
+from fakeservers.audit.cases import case_by_id
+from fakeservers.audit.verdict import judge
 from fakeservers.config import ServerConfig
-from fakeservers.controller import FakeMailServers
+from fakeservers.controller import DEFAULT_ACCOUNTS, FakeMailServers
 from fakeservers.pki import TestPKI
 from fakeservers.profiles.catalogue import server_config
 from fakeservers.rules import ruleset_from_data
@@ -77,6 +81,8 @@ class Target:
     )
     #: How many times each fault rule fired (fake targets only).
     rule_hits: Callable[[], dict[str, int]] | None = field(default=None, repr=False, compare=False)
+    #: The server-side verdict of a malicious-server case (``server.attack`` only).
+    audit: Callable[[], dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -98,42 +104,64 @@ def fake_target(profile: str = "default") -> Iterator[Target]:
 
 
 @contextmanager
-def _fake_servers(name: str, config: ServerConfig, pki: TestPKI | None = None) -> Iterator[Target]:
-    with FakeMailServers(config=config, pki=pki) as servers:
-        accounts = []
-        for spec in servers.accounts:
-            token = f"token-{spec.user}"
-            servers.store.account(spec.user).tokens.add(token)
-            accounts.append(
-                TargetAccount(spec.user, spec.address or spec.user, spec.password, token)
-            )
+def _fake_servers(
+    name: str, config: ServerConfig, pki: TestPKI | None = None, tls: str = "valid"
+) -> Iterator[Target]:
+    with FakeMailServers(config=config, pki=pki, tls=tls) as servers:
+        yield _as_target(name, servers)
 
-        def provision(count: int) -> tuple[TargetAccount, ...]:
-            fresh = []
-            for _ in range(count):
-                user = f"fresh-{secrets.token_hex(6)}@example.test"
-                password, token = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
-                servers.store.add_account(user, password).tokens.add(token)
-                fresh.append(TargetAccount(user, user, password, token))
-            return tuple(fresh)
 
-        def respawn(section: ServerSection) -> AbstractContextManager[Target]:
-            profile = section.profile or config.profile.name
-            ruleset = ruleset_from_data(list(section.rules), seed=section.seed or 0)
-            own = server_config(profile, quirks=section.quirks, rules=ruleset)
-            # The same test CA, so the run's trust anchor verifies these servers too.
-            return _fake_servers(name, own, servers.pki)
+@contextmanager
+def _attack_servers(name: str, case_id: str, pki: TestPKI) -> Iterator[Target]:
+    """Fake servers playing a malicious-server case, judged by :attr:`Target.audit`."""
+    case = case_by_id(case_id)
+    with malicious_servers(case, pki=pki, accounts=DEFAULT_ACCOUNTS) as (servers, journal):
+        target = _as_target(name, servers)
+        users = [account.user for account in target.accounts]
 
-        yield Target(
-            name=name,
-            kind="fake",
-            urls={endpoint: servers.url(endpoint) for endpoint in servers.endpoints},
-            ca_file=servers.ca_file,
-            accounts=tuple(accounts),
-            provision=provision,
-            respawn=respawn,
-            rule_hits=servers.rule_hits,
-        )
+        def audit() -> dict[str, Any]:
+            entries = journal.entries()
+            return judge(case, entries, secrets=target.secrets, users=users).to_dict()
+
+        yield dataclasses.replace(target, audit=audit)
+
+
+def _as_target(name: str, servers: FakeMailServers) -> Target:
+    """A running server set as a target; each account also gets an OAuth2 token."""
+    accounts = []
+    for spec in servers.accounts:
+        token = f"token-{spec.user}"
+        servers.store.account(spec.user).tokens.add(token)
+        accounts.append(TargetAccount(spec.user, spec.address or spec.user, spec.password, token))
+
+    def provision(count: int) -> tuple[TargetAccount, ...]:
+        fresh = []
+        for _ in range(count):
+            user = f"fresh-{secrets.token_hex(6)}@example.test"
+            password, token = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+            servers.store.add_account(user, password).tokens.add(token)
+            fresh.append(TargetAccount(user, user, password, token))
+        return tuple(fresh)
+
+    def respawn(section: ServerSection) -> AbstractContextManager[Target]:
+        # The same test CA, so the run's trust anchor verifies these servers too.
+        if section.attack is not None:
+            return _attack_servers(name, section.attack, servers.pki)
+        profile = section.profile or servers.config.profile.name
+        ruleset = ruleset_from_data(list(section.rules), seed=section.seed or 0)
+        own = server_config(profile, quirks=section.quirks, rules=ruleset)
+        return _fake_servers(name, own, servers.pki, section.tls or "valid")
+
+    return Target(
+        name=name,
+        kind="fake",
+        urls={endpoint: servers.url(endpoint) for endpoint in servers.endpoints},
+        ca_file=servers.ca_file,
+        accounts=tuple(accounts),
+        provision=provision,
+        respawn=respawn,
+        rule_hits=servers.rule_hits,
+    )
 
 
 def _secret(entry: dict[str, Any], kind: str, where: str) -> str | None:

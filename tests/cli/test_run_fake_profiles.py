@@ -59,6 +59,28 @@ steps:
 """
 
 
+EXPIRED = """
+id: expired-certificate
+title: a scenario's own servers present an expired certificate, which the client rejects
+requires: {endpoints: [imaps]}
+server: {tls: expired}
+steps:
+  - imap.connect: {endpoint: imaps}
+    error: tls-failed
+"""
+
+VALID = EXPIRED.replace("expired-certificate", "valid-certificate").replace(
+    "{tls: expired}", "{tls: valid}"
+)
+
+
+def test_a_tls_variant_in_the_server_section(tmp_path: Path) -> None:
+    assert main(["run", str(write(tmp_path, expired=EXPIRED))]) == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    assert main(["run", str(write(other, valid=VALID))]) == 1  # a valid certificate: no error
+
+
 def test_a_fake_profile_target_emulates_the_provider(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from fakeservers.audit.cases import all_cases
+from refclient import errors
 from refclient.cli.run import bundled_scenarios
+from refclient.scenario.context import error_kind
 from refclient.scenario.loader import ScenarioError, load_paths, load_text
+from refclient.scenario.steps import ERROR_KINDS
 
 VALID = """
 id: ok
@@ -89,6 +93,8 @@ def test_each_kind_of_mistake_is_located_and_explained(text: str, expected: str)
         ("{rules: [{event: command, dely: 1}]}", "unknown key 'dely'; did you mean 'delay'?"),
         ("{seed: one}", "server.seed must be an integer"),
         ("{profil: gmail}", "unknown key 'profil' in server (did you mean 'profile'"),
+        ("{attack: imap-contrl}", "unknown attack case 'imap-contrl' (did you mean 'imap-control'"),
+        ("{tls: expird}", "unknown TLS variant 'expird' (did you mean 'expired'?)"),
     ],
 )
 def test_server_section_mistakes_are_located(server: str, expected: str) -> None:
@@ -106,6 +112,23 @@ def test_a_server_section_loads() -> None:
     assert scenario.server.quirks == ("repeated-bye",)
     assert scenario.server.seed == 3
     assert scenario.server.changes_server
+
+
+def test_every_audit_case_has_a_bundled_security_scenario() -> None:
+    attacks = [s.server.attack for s in load_paths([bundled_scenarios()]) if s.server.attack]
+    assert sorted(attacks) == sorted(case.id for case in all_cases())
+
+
+def test_every_client_error_has_a_kind_scenarios_can_name() -> None:
+    kinds = {
+        error_kind(cls.__new__(cls))
+        for cls in vars(errors).values()
+        if isinstance(cls, type)
+        and issubclass(cls, errors.ClientError)
+        and cls is not errors.ClientError
+    }
+    assert "tls-failed" in kinds
+    assert kinds <= set(ERROR_KINDS)
 
 
 def test_every_problem_is_reported_at_once() -> None:
