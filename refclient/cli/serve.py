@@ -19,10 +19,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from fakeservers.audit.cases import AttackCase, case_by_id
+from fakeservers.audit.journal import Journal
+from fakeservers.audit.verdict import judge
 from fakeservers.config import Limits
 from fakeservers.controller import DEFAULT_ACCOUNTS, ENDPOINTS, AccountSpec, FakeMailServers
 from fakeservers.profiles.catalogue import ProfileError, server_config
-from fakeservers.rules import RuleError, load_rules_file
+from fakeservers.rules import RuleError, load_rules_file, ruleset_from_data
 from fakeservers.tls_variants import (
     TLSVariantUnavailable,
     UnknownTLSVariant,
@@ -53,6 +56,12 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help="turn on a named quirk besides the profile's (repeatable; "
         "`mailcompat profiles quirks` lists them)",
+    )
+    parser.add_argument(
+        "--attack",
+        metavar="CASE",
+        help="play one malicious-server case of audit-client (see `mailcompat audit-client "
+        "--list`) and print the verdict live as a client connects",
     )
     parser.add_argument(
         "--rules",
@@ -144,13 +153,22 @@ def run(args: argparse.Namespace) -> int:
     except UnknownTLSVariant as error:
         print(f"mailcompat serve: {error}", file=sys.stderr)
         return EXIT_USAGE
+    attack: AttackCase | None = None
+    journal = Journal()
     try:
         ruleset = load_rules_file(args.rules) if args.rules is not None else None
+        if args.attack is not None:
+            attack = case_by_id(args.attack)
+            if ruleset is not None or args.quirk or args.tls != "valid":
+                raise RuleError("--attack sets the rules and the TLS variant itself")
+            variant = tls_variant(attack.tls)
+            ruleset = ruleset_from_data([dict(rule) for rule in attack.rules])
+            ruleset.journal = journal
         config = server_config(
             args.profile, limits=dict(args.limit), quirks=args.quirk, rules=ruleset
         )
-    except (ProfileError, RuleError) as error:
-        print(f"mailcompat serve: {error}", file=sys.stderr)
+    except (ProfileError, RuleError, KeyError) as error:
+        print(f"mailcompat serve: {str(error).strip(chr(34) + chr(39))}", file=sys.stderr)
         return EXIT_USAGE
     servers = FakeMailServers(
         host=args.host,
@@ -172,10 +190,12 @@ def run(args: argparse.Namespace) -> int:
     restore = _install_stop_handlers(stop)
     try:
         print(render_table(servers.describe()), flush=True)
+        watch = _live_verdicts(attack, journal, servers) if attack is not None else None
         # Short waits keep Ctrl-C responsive on Windows, where a blocked wait
         # is not interrupted by the console's control handler.
         while not stop.wait(0.2):
-            pass
+            if watch is not None:
+                watch()
     except KeyboardInterrupt:
         pass
     finally:
@@ -189,6 +209,33 @@ def run(args: argparse.Namespace) -> int:
         print(f"mailcompat serve: rule hits: {counted}", flush=True)
     print("mailcompat serve: stopped", flush=True)
     return EXIT_OK
+
+
+def _live_verdicts(
+    case: AttackCase, journal: Journal, servers: FakeMailServers
+) -> Callable[[], None]:
+    """A function that prints the case's verdict whenever what clients did changes."""
+    print(f"mailcompat serve: playing {case.id}: {case.misbehaviour}", flush=True)
+    print(f"  a correct client will {case.correct}", flush=True)
+    print(f"  point the client at the {case.endpoint} endpoint", flush=True)
+    secrets = [account.password for account in servers.accounts]
+    users = [account.user for account in servers.accounts]
+    seen = [0, ""]
+
+    def watch() -> None:
+        entries = journal.entries()
+        if len(entries) == seen[0]:
+            return
+        seen[0] = len(entries)
+        judgement = judge(case, entries, secrets=secrets, users=users)
+        shown = f"{judgement.verdict.value}: {judgement.reason}"
+        if shown != seen[1]:
+            seen[1] = shown
+            print(f"verdict so far: {shown}", flush=True)
+            for line in judgement.evidence:
+                print(f"    {line}", flush=True)
+
+    return watch
 
 
 def _install_stop_handlers(stop: threading.Event) -> Callable[[], None]:

@@ -143,3 +143,45 @@ def test_serve_rejects_bad_limits(
         main(["serve", "--limit", option])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.wine(
+    reason="Wine 8 cannot send CTRL_BREAK_EVENT to a process group: GenerateConsoleCtrlEvent "
+    "fails with WinError 12 without a console and WinError 6 with one (docs/platforms.md)"
+)
+def test_serve_attack_prints_the_verdict_live(tmp_path: Path) -> None:
+    process = _start(tmp_path, "--attack", "pop3-starttls-refused-1")
+    state = _wait_for_state(process, tmp_path / "servers.json")
+    try:
+        port = state["endpoints"]["pop3"]["port"]
+        with socket.create_connection((state["host"], port), timeout=10) as raw:
+            reader = raw.makefile("rb")
+            assert reader.readline().startswith(b"+OK")
+            raw.sendall(b"STLS\r\n")
+            assert reader.readline() == b"-ERR STLS unavailable\r\n"
+            raw.sendall(b"USER alice@example.test\r\nPASS alice-pass\r\n")  # the unsafe way
+            reader.readline()
+            reader.readline()
+        time.sleep(1.0)  # the watcher polls every 0.2 s; this only lets it print
+    finally:
+        code, out = _stop(process)
+    assert code == 0
+    text = out.decode()
+    assert "playing pop3-starttls-refused-1" in text
+    assert "verdict so far: vulnerable: a secret or mail data was exposed" in text
+    assert "C: PASS <redacted>   (credentials sent in clear text)" in text
+    assert "PASS alice-pass" not in text  # the evidence is redacted
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--attack", "pop3-nope"], "unknown case 'pop3-nope'"),
+        (["--attack", "pop3-control", "--quirk", "repeated-bye"], "--attack sets the rules"),
+    ],
+)
+def test_serve_attack_mistakes_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", *PORT_ZERO, *args]) == 2
+    assert message in capsys.readouterr().err
