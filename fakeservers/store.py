@@ -117,6 +117,8 @@ class Account:
     mailboxes: dict[str, Mailbox] = field(default_factory=dict)
     #: OAuth2 bearer tokens accepted for this account (XOAUTH2 / OAUTHBEARER).
     tokens: set[str] = field(default_factory=set)
+    #: When a token stops being accepted (``time.monotonic()``); absent: never.
+    token_expiry: dict[str, float] = field(default_factory=dict)
     #: Quota limits by resource (RFC 9208): STORAGE in units of 1024 octets, MESSAGE a count.
     quota: dict[str, int] = field(
         default_factory=lambda: {"STORAGE": 1024 * 1024, "MESSAGE": 100_000}
@@ -192,11 +194,24 @@ class MailStore:
             return None
         return account
 
+    def add_token(self, user: str, token: str, *, expires_in: float | None = None) -> None:
+        """Accept ``token`` for ``user``, for ``expires_in`` seconds from now (None: always)."""
+        with self._lock:
+            account = self.account(user)
+            account.tokens.add(token)
+            if expires_in is None:
+                account.token_expiry.pop(token, None)
+            else:
+                account.token_expiry[token] = time.monotonic() + expires_in
+
     def check_token(self, user: str, token: str) -> Account | None:
-        """The account if ``token`` is one of its OAuth2 bearer tokens, else None."""
+        """The account if ``token`` is one of its OAuth2 bearer tokens and not expired."""
         with self._lock:
             account = self._accounts.get(user)
-        if account is None or token not in account.tokens:
+            if account is None or token not in account.tokens:
+                return None
+            deadline = account.token_expiry.get(token)
+        if deadline is not None and time.monotonic() >= deadline:
             return None
         return account
 

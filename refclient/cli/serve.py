@@ -26,6 +26,7 @@ from fakeservers.config import Limits
 from fakeservers.controller import DEFAULT_ACCOUNTS, ENDPOINTS, AccountSpec, FakeMailServers
 from fakeservers.profiles.catalogue import ProfileError, server_config
 from fakeservers.rules import RuleError, load_rules_file, ruleset_from_data
+from fakeservers.store import StoreError
 from fakeservers.tls_variants import (
     TLSVariantUnavailable,
     UnknownTLSVariant,
@@ -94,6 +95,15 @@ def register(subparsers: Any) -> None:
         help="create this account (repeatable; default alice@example.test and bob@example.test)",
     )
     parser.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        type=_token,
+        metavar="USER:TOKEN[:SECONDS]",
+        help="accept this OAuth2 bearer token for USER (XOAUTH2, OAUTHBEARER), "
+        "for SECONDS from start if given (repeatable)",
+    )
+    parser.add_argument(
         "--limit",
         action="append",
         type=_limit,
@@ -125,6 +135,18 @@ def _account(text: str) -> AccountSpec:
         return AccountSpec.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _token(text: str) -> tuple[str, str, float | None]:
+    user, _, rest = text.partition(":")
+    token, _, seconds = rest.partition(":")
+    if not user or not token:
+        raise argparse.ArgumentTypeError(f"expected USER:TOKEN[:SECONDS], got {text!r}")
+    try:
+        lifetime = float(seconds) if seconds else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"SECONDS must be a number, got {seconds!r}") from None
+    return user, token, lifetime
 
 
 def _limit(text: str) -> tuple[str, float]:
@@ -178,6 +200,12 @@ def run(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         tls=variant,
     )
+    try:
+        for user, token, lifetime in args.token:
+            servers.store.add_token(user, token, expires_in=lifetime)
+    except StoreError as error:
+        print(f"mailcompat serve: --token: {error}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         servers.start()
     except OSError as exc:

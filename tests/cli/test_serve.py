@@ -185,3 +185,12 @@ def test_serve_attack_mistakes_exit_2(
 ) -> None:
     assert main(["serve", *PORT_ZERO, *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_serve_rejects_a_token_for_an_unknown_account(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", *PORT_ZERO, "--token", "nobody@example.test:tok:60"]) == 2
+    assert "--token" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", *PORT_ZERO, "--token", "alice@example.test:tok:soon"])
+    assert exited.value.code == 2
+    assert "SECONDS must be a number" in capsys.readouterr().err
