@@ -24,6 +24,7 @@ from typing import Any
 from fakeservers.tls_variants import TLSVariantUnavailable
 from refclient import errors
 from refclient.findings import Severity
+from refclient.protocol.errors import LocalProtocolError
 from refclient.scenario.context import StepContext, StepFailed, error_kind
 from refclient.scenario.matchers import MATCHERS
 from refclient.scenario.model import Scenario, Step
@@ -135,6 +136,10 @@ async def _run_step(
     action = resolve(spec)
     try:
         result = dict(await action(context, args))
+    except LocalProtocolError as exc:
+        # The scenario used a session in a state that cannot take the step (a
+        # cleanup after a failed connect, say): the step fails, the run goes on.
+        raise StepFailed(f"{step.location}: {step.action} cannot run now: {exc}") from None
     except errors.ClientError as exc:
         expected = step.error
         kind = error_kind(exc)

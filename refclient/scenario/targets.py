@@ -103,6 +103,11 @@ def fake_target(profile: str = "default") -> Iterator[Target]:
         yield target
 
 
+def fake_target_with(config: ServerConfig, *, name: str = "fake") -> AbstractContextManager[Target]:
+    """Embedded fake servers with any configuration (a profile with extra quirks, rules)."""
+    return _fake_servers(name, config)
+
+
 @contextmanager
 def _fake_servers(
     name: str, config: ServerConfig, pki: TestPKI | None = None, tls: str = "valid"
