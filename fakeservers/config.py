@@ -50,3 +50,7 @@ class ServerConfig:
     #: The fault rules in force (:mod:`fakeservers.rules`); shared by every copy of the
     #: config, so that swapping the rule set reaches every server of the set.
     rules: RuleBook = field(default_factory=RuleBook, compare=False)
+    #: Provider semantics no rule can express, switched on by quirks (``quirks.yaml``
+    #: ``behaviours``): ``deleted-expunges``, ``append-dedups-message-id``,
+    #: ``submission-copies-to-sent``.
+    behaviours: frozenset[str] = frozenset()

@@ -297,6 +297,11 @@ class Connection(asyncio.Protocol):
         """
         if self._transport is None:
             raise ConnectionClosed("no transport")
+        if self.wire is not None:
+            # Waiting for delayed output must not let the ClientHello into our buffer,
+            # where it would be discarded with the pipelined clear text: stop reading
+            # first; start_tls below resumes it under TLS.
+            self._transport.pause_reading()
         dropped = self.discard_buffer()
         if self.wire is not None:
             await self.wire.flush()

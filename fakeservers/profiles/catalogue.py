@@ -16,6 +16,7 @@ from fakeservers.config import Limits, ServerConfig
 from fakeservers.imap.session import EXTENSIONS
 from fakeservers.pop3.session import capabilities as pop3_capabilities
 from fakeservers.profiles.model import (
+    BEHAVIOURS,
     CapabilitySets,
     ImapProfile,
     Pop3Profile,
@@ -73,8 +74,13 @@ def load_quirks() -> dict[str, Quirk]:
     quirks = {}
     for name, body in document.items():
         where = f"quirks.yaml: quirk {name!r}"
-        if not isinstance(body, Mapping) or not set(body) <= {"description", "source", "rules"}:
-            raise ProfileError(f"{where}: must be a mapping of description, source, rules")
+        allowed = {"description", "source", "rules", "behaviours"}
+        if not isinstance(body, Mapping) or not set(body) <= allowed:
+            raise ProfileError(f"{where}: must be a mapping of {', '.join(sorted(allowed))}")
+        behaviours = tuple(_strings(body.get("behaviours"), f"{where}: behaviours"))
+        unknown = [name for name in behaviours if name not in BEHAVIOURS]
+        if unknown:
+            raise ProfileError(f"{where}: unknown behaviour(s) {unknown}")
         rules = body.get("rules") or []
         try:
             parsed = tuple(
@@ -88,6 +94,7 @@ def load_quirks() -> dict[str, Quirk]:
             description=str(body.get("description", "")),
             source=str(body.get("source", "")),
             rules=parsed,
+            behaviours=behaviours,
         )
     return quirks
 
@@ -243,8 +250,13 @@ def server_config(
         limit_values = Limits(**{**chosen.limits, **(limits or {})})
     except TypeError as error:
         raise ProfileError(f"limits: {error}") from None
+    behaviours = frozenset(b for name in wanted for b in known[name].behaviours)
     return ServerConfig(
-        hostname=hostname, profile=chosen, limits=limit_values, rules=RuleBook(ruleset)
+        hostname=hostname,
+        profile=chosen,
+        limits=limit_values,
+        rules=RuleBook(ruleset),
+        behaviours=behaviours,
     )
 
 

@@ -87,6 +87,16 @@ class SmtpProfile:
     capabilities: CapabilitySets | None = None
 
 
+#: Server behaviours a quirk can switch on, where a rule cannot express them.
+BEHAVIOURS = {
+    "deleted-expunges": "IMAP: a message flagged \\Deleted leaves the mailbox at once (Gmail)",
+    "append-dedups-message-id": "IMAP: APPEND of a Message-ID already in the mailbox adds "
+    "nothing and answers with the existing UID (Gmail)",
+    "submission-copies-to-sent": "SMTP: a submitted message is also stored in the sender's "
+    "\\Sent mailbox (Gmail, Outlook)",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Quirk:
     """A named deviation a real server shows, expressed as rules."""
@@ -95,6 +105,8 @@ class Quirk:
     description: str
     rules: tuple[Rule, ...]
     source: str = ""
+    #: Behaviours of the servers the quirk switches on (see ``BEHAVIOURS``).
+    behaviours: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -110,6 +110,11 @@ class Fired:
         return [rule.action for rule in self.rules]
 
     @property
+    def instant(self) -> bool:
+        """Whether the actions need no waiting and end nothing (they can run at once)."""
+        return self.delay == 0 and self.chunks is None and self.ending is None
+
+    @property
     def delay(self) -> float:
         """Seconds to wait first."""
         return sum(action.delay for action in self._actions)

@@ -81,8 +81,11 @@ class Wire:
         event = Event.RESPONSE if self._greeted else Event.GREETING
         self._greeted = True
         fired = self.rules.fire(event, data=data, tls=self.tls) if self.rules else Fired()
-        if not fired and not self._pending and self._runner is None:
-            self._raw(data)
+        idle = not self._pending and self._runner is None
+        if idle and fired.instant:
+            # Nothing to wait for: write now, so that no await opens a window in which
+            # the client's next octets (a TLS ClientHello after STARTTLS) could arrive.
+            self._raw(fired.before + fired.rewrite(data, **fields) + fired.after)
             return
         self._queue(lambda: self._perform(fired, data, fields))
 

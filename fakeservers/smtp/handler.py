@@ -23,7 +23,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session, auth_mechanism
 from fakeservers.config import ServerConfig
 from fakeservers.sasl import Accepted, Challenge, start_exchange
 from fakeservers.smtp.trace import received_field, return_path_field
-from fakeservers.store import MailStore
+from fakeservers.store import Account, MailStore
 
 #: RFC 5321 section 4.5.3.1.8: servers must accept at least 100 recipients.
 MAX_RECIPIENTS = 100
@@ -131,7 +131,19 @@ class SubmissionHandler:
                 self._store.deliver(account.address, return_path_field(sender) + received + data)
         if remote:
             self._store.record_outgoing(sender, remote, received + data)
+        if "submission-copies-to-sent" in self._config.behaviours:
+            self._copy_to_sent(session, data)
         return "250 2.6.0 Message accepted for delivery"
+
+    def _copy_to_sent(self, session: Session, data: bytes) -> None:
+        """Store what the user submitted in their \\Sent mailbox, as Gmail does."""
+        account = session.auth_data
+        if not isinstance(account, Account):
+            return
+        user = account.user
+        sent = [box.name for box in self._store.mailboxes(user) if box.special_use == "\\Sent"]
+        if sent:
+            self._store.append(user, sent[0], data, flags={"\\Seen"})
 
     # -- AUTH (RFC 4954) ----------------------------------------------------------
 

@@ -30,7 +30,7 @@ def test_every_quirk_is_met_with_findings_or_reasons_never_a_crash(quirk: str) -
         protocol
         for rule in load_quirks()[quirk].rules
         for protocol in (rule.match.protocols or {"imap", "pop3", "smtp"})
-    }
+    } or {"imap", "pop3", "smtp"}
     results = run_library(server_config("default", quirks=[quirk]), library(*protocols))
     failed = {result.scenario.id for result in results if result.status == FAILED}
     assert all(result.reason for result in results if result.status == FAILED)
@@ -38,4 +38,5 @@ def test_every_quirk_is_met_with_findings_or_reasons_never_a_crash(quirk: str) -
     if expected is None:
         assert failed, "the quirk changed nothing"
     else:
-        assert failed == expected
+        reasons = [(r.scenario.id, r.reason) for r in results if r.status == FAILED]
+        assert failed == expected, reasons

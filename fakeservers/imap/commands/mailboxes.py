@@ -340,6 +340,10 @@ async def append(session: Session, command: Command) -> Reply:
     if _over_quota(session, len(args.message)):
         return no("Quota exceeded", "OVERQUOTA")  # RFC 9208 section 4.3.1
     flags = {flag for flag in args.flags if flag != RECENT} | {RECENT}
+    if "append-dedups-message-id" in session.config.behaviours:
+        existing = _same_message_id(session, args.mailbox, args.message)
+        if existing is not None:  # Gmail keeps one copy per Message-ID and mailbox
+            return ok("APPEND completed", f"APPENDUID {existing[0]} {existing[1]}")
     try:
         message = session.store.append(
             session.logged_in_user,
@@ -352,6 +356,32 @@ async def append(session: Session, command: Command) -> Reply:
     except NoSuchMailbox:
         return no(f"No mailbox {args.mailbox}", "TRYCREATE")
     return ok("APPEND completed", f"APPENDUID {uidvalidity} {message.uid}")
+
+
+def _message_id(data: bytes) -> bytes | None:
+    """The Message-ID field value of a message's header, unfolded, or None."""
+    header = data.split(b"\r\n\r\n", 1)[0].replace(b"\r\n ", b" ").replace(b"\r\n\t", b" ")
+    for line in header.split(b"\r\n"):
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() == b"message-id" and value.strip():
+            return value.strip()
+    return None
+
+
+def _same_message_id(session: Session, mailbox: str, data: bytes) -> tuple[int, int] | None:
+    """(UIDVALIDITY, UID) of a message in ``mailbox`` with the same Message-ID, if any."""
+    wanted = _message_id(data)
+    if wanted is None:
+        return None
+    try:
+        with session.store.locked():
+            box = session.store.mailbox(session.logged_in_user, mailbox)
+            for message in box.messages:
+                if _message_id(message.data) == wanted:
+                    return box.uidvalidity, message.uid
+    except NoSuchMailbox:
+        return None
+    return None
 
 
 def _over_quota(session: Session, size: int) -> bool:

@@ -296,6 +296,12 @@ async def store(session: Session, command: Command) -> Reply:
         elif condstore:
             uid = b"UID %d " % message.uid if args.uid or session.enabled.qresync else b""
             session.untagged(b"%d FETCH (%sMODSEQ (%d))" % (number, uid, message.modseq))
+    if "deleted-expunges" in session.config.behaviours and args.mode != "remove":
+        # Gmail's auto-expunge: a message flagged \Deleted leaves the mailbox at once;
+        # this session hears of it after the tagged response, as of any expunge.
+        gone = [m.uid for _, m in chosen if "\\Deleted" in m.flags]
+        if gone:
+            session.store.expunge(view.user, view.name, gone)
     if modified:
         code = "MODIFIED " + format_uid_set(modified).decode("ascii")
         return ok(f"Conditional {_name(command)} failed", code)
