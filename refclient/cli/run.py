@@ -27,11 +27,13 @@ from refclient.scenario.reports import (
     write_junit,
     write_transcripts,
 )
-from refclient.scenario.runner import FAILED, Result, run_all
+from refclient.scenario.runner import FAILED, SKIPPED, Result, run_all
 from refclient.scenario.targets import Target, TargetError, fake_target, load_targets_file
 from refclient.session.options import ClientOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: The conventional status of a program stopped by SIGINT (128 + 2); Ctrl-C on Windows too.
+EXIT_INTERRUPTED = 130
 
 
 def bundled_scenarios() -> Path:
@@ -122,10 +124,22 @@ def run(args: argparse.Namespace) -> int:
         secrets = [secret for target in targets for secret in target.secrets]
         options = ClientOptions(read_timeout=30, connect_timeout=30)
         started = time.perf_counter()
-        results = asyncio.run(
-            _run(scenarios, targets, options, args, _progress(len(scenarios) * len(targets)))
-        )
+        finished: list[Result] = []
+        show = _progress(len(scenarios) * len(targets))
+
+        def progress(result: Result) -> None:
+            finished.append(result)
+            show(result)
+
+        interrupted = False
+        try:
+            asyncio.run(_run(scenarios, targets, options, args, progress))
+        except KeyboardInterrupt:
+            # asyncio.run has cancelled the scenarios still running (on Windows too);
+            # the fake servers stop as the stack unwinds; what finished is reported.
+            interrupted = True
         seconds = time.perf_counter() - started
+        results = _in_order(scenarios, targets, finished)
     if sys.stdout.isatty():
         print()
     print(summary(results, seconds))
@@ -137,7 +151,30 @@ def run(args: argparse.Namespace) -> int:
         write_html(args.html, results, seconds, secrets)
     if args.transcripts:
         write_transcripts(args.transcripts, results, secrets)
+    if interrupted:
+        print(
+            "mailcompat run: interrupted; the reports hold what finished, the rest is "
+            "marked skipped (interrupted)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     return EXIT_FAILED if any(r.status == FAILED for r in results) else EXIT_OK
+
+
+def _in_order(
+    scenarios: list[Scenario], targets: list[Target], finished: list[Result]
+) -> list[Result]:
+    """Every pair in the run's order: its result, or a skip saying it was interrupted."""
+    done = {(result.target, result.scenario.id): result for result in finished}
+    ordered = []
+    for target in targets:
+        for scenario in scenarios:
+            result = done.get((target.name, scenario.id))
+            if result is None:
+                reason = "interrupted (Ctrl-C) before it finished"
+                result = Result(scenario, target.name, status=SKIPPED, reason=reason)
+            ordered.append(result)
+    return ordered
 
 
 async def _run(
