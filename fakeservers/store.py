@@ -66,8 +66,6 @@ class Message:
     internal_date: datetime
     flags: set[str] = field(default_factory=set)
     modseq: int = 1
-    #: What the SMTP envelope said beyond addresses (BODY, DSN RET/ENVID, REQUIRETLS).
-    envelope: dict[str, str] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -138,9 +136,6 @@ class OutgoingMessage:
     sender: str
     recipients: tuple[str, ...]
     data: bytes
-    #: The envelope's extension parameters (DSN, REQUIRETLS), and each recipient's.
-    envelope: dict[str, str] = field(default_factory=dict)
-    per_recipient: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class MailStore:
@@ -155,7 +150,6 @@ class MailStore:
         self._watchers: dict[tuple[str, str], list[Watcher]] = {}
         self._locked_maildrops: dict[str, object] = {}
         self._outbox: list[OutgoingMessage] = []
-        self._client_findings: list[str] = []
 
     # -- accounts -----------------------------------------------------------------
 
@@ -316,16 +310,12 @@ class MailStore:
         self._notify(user, box.name)
         return message
 
-    def deliver(
-        self, address: str, data: bytes, *, envelope: dict[str, str] | None = None
-    ) -> Message:
+    def deliver(self, address: str, data: bytes) -> Message:
         """Deliver ``data`` to the INBOX of the account with this address (SMTP, fixtures)."""
         account = self.find_address(address)
         if account is None:
             raise NoSuchAccount(address)
-        message = self.append(account.user, "INBOX", data, flags=("\\Recent",))
-        message.envelope.update(envelope or {})
-        return message
+        return self.append(account.user, "INBOX", data, flags=("\\Recent",))
 
     def set_flags(
         self, user: str, mailbox: str, uid: int, flags: Iterable[str], *, mode: str = "replace"
@@ -458,32 +448,10 @@ class MailStore:
 
         return release
 
-    def record_outgoing(
-        self,
-        sender: str,
-        recipients: Iterable[str],
-        data: bytes,
-        *,
-        envelope: dict[str, str] | None = None,
-        per_recipient: dict[str, dict[str, str]] | None = None,
-    ) -> None:
+    def record_outgoing(self, sender: str, recipients: Iterable[str], data: bytes) -> None:
         """Keep a message submitted for non-local recipients, for tests to inspect."""
-        outgoing = OutgoingMessage(
-            sender, tuple(recipients), bytes(data), dict(envelope or {}), dict(per_recipient or {})
-        )
         with self._lock:
-            self._outbox.append(outgoing)
-
-    def record_client_finding(self, protocol: str, peer: str, text: str) -> None:
-        """Note something a client did wrong (a server-side finding), for tests and reports."""
-        with self._lock:
-            if len(self._client_findings) < 10_000:
-                self._client_findings.append(f"{protocol} {peer}: {text}")
-
-    def client_findings(self) -> list[str]:
-        """What clients did wrong so far, oldest first."""
-        with self._lock:
-            return list(self._client_findings)
+            self._outbox.append(OutgoingMessage(sender, tuple(recipients), bytes(data)))
 
     def outbox(self) -> list[OutgoingMessage]:
         """Every message submitted for non-local recipients, oldest first."""

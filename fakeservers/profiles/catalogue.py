@@ -264,7 +264,6 @@ def server_config(
 #: handler's; tests compare this with a live EHLO of the default profile).
 SMTP_KEYWORDS = frozenset(
     {"SIZE", "8BITMIME", "SMTPUTF8", "STARTTLS", "AUTH", "PIPELINING", "ENHANCEDSTATUSCODES"}
-    | {"CHUNKING", "BINARYMIME", "DSN", "REQUIRETLS"}
 )
 
 

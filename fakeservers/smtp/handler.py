@@ -22,7 +22,6 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session, auth_mechanism
 
 from fakeservers.config import ServerConfig
 from fakeservers.sasl import Accepted, Challenge, start_exchange
-from fakeservers.smtp.extensions import Transaction
 from fakeservers.smtp.trace import received_field, return_path_field
 from fakeservers.store import Account, MailStore
 
@@ -36,7 +35,6 @@ class SubmissionHandler:
     """aiosmtpd handler for one listener (``implicit_tls`` says which kind)."""
 
     def __init__(self, store: MailStore, config: ServerConfig, *, implicit_tls: bool) -> None:
-        self.store = store
         self._store = store
         self._config = config
         self._implicit_tls = implicit_tls
@@ -54,10 +52,7 @@ class SubmissionHandler:
         """aiosmtpd's keywords (SIZE, 8BITMIME, SMTPUTF8, STARTTLS, AUTH) plus ours."""
         session.host_name = hostname  # the 5-argument hook must record it (aiosmtpd docs)
         lines = [line[4:] for line in responses if line != "250 HELP"]
-        lines += ["PIPELINING", "ENHANCEDSTATUSCODES", "CHUNKING", "BINARYMIME", "DSN"]
-        transport = server.transport
-        if transport is not None and transport.get_extra_info("ssl_object") is not None:
-            lines.append("REQUIRETLS")  # RFC 8689 section 4: offered only under TLS
+        lines += ["PIPELINING", "ENHANCEDSTATUSCODES"]
         declared = self._config.profile.smtp.capabilities
         if declared is not None:
             transport = server.transport
@@ -125,8 +120,6 @@ class SubmissionHandler:
             tls=self._implicit_tls or session.ssl is not None,
             authenticated=bool(session.authenticated),
         )
-        # What the extensions of this transaction declared (fakeservers.smtp.extensions).
-        extension = getattr(server, "transaction", None) or Transaction()
         delivered: set[str] = set()
         remote: list[str] = []
         for recipient in envelope.rcpt_tos:
@@ -135,16 +128,9 @@ class SubmissionHandler:
                 remote.append(recipient)
             elif account.user not in delivered:
                 delivered.add(account.user)
-                trace = return_path_field(sender) + received
-                self._store.deliver(account.address, trace + data, envelope=extension.envelope())
+                self._store.deliver(account.address, return_path_field(sender) + received + data)
         if remote:
-            self._store.record_outgoing(
-                sender,
-                remote,
-                received + data,
-                envelope=extension.envelope(),
-                per_recipient={r: extension.recipients.get(r, {}) for r in remote},
-            )
+            self._store.record_outgoing(sender, remote, received + data)
         if "submission-copies-to-sent" in self._config.behaviours:
             self._copy_to_sent(session, data)
         return "250 2.6.0 Message accepted for delivery"

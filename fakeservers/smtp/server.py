@@ -21,28 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, AnyStr, cast
 
-from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
+from aiosmtpd.smtp import SMTP, Session, syntax
 
 from fakeservers.config import ServerConfig
 from fakeservers.listener import LISTEN_BACKLOG, Listener
 from fakeservers.rules import Event, SessionRules, Wire
-from fakeservers.smtp.extensions import (
-    ChunkReader,
-    ParameterError,
-    Transaction,
-    take_mail_parameters,
-    take_rcpt_parameters,
-)
 from fakeservers.smtp.handler import SubmissionHandler
 from fakeservers.smtp.replies import with_enhanced_code
 from fakeservers.store import MailStore
-
-logger = logging.getLogger(__name__)
 
 IDENT = "ESMTP mailcompat submission ready"
 
@@ -86,11 +76,6 @@ class SubmissionSMTP(SMTP):
         super().__init__(handler, **options)
         self._track = track
         self._untrack: Callable[[], None] | None = None
-        self._store = handler.store
-        #: BDAT chunks set aside from the command stream (RFC 3030).
-        self.chunks = ChunkReader(max_chunk=self.data_size_limit or 2**31)
-        #: The current mail transaction's extension parameters (DSN, REQUIRETLS, BODY).
-        self.transaction = Transaction()
         #: Applies the fault rules to this connection; None when no rule concerns it.
         self.wire = Wire(rules, lambda: self.transport) if rules else None
 
@@ -116,102 +101,12 @@ class SubmissionSMTP(SMTP):
                 return
             if wire.rules.watches(Event.BYTES) and wire.on_event(Event.BYTES, data).ending:
                 return  # the octets that end the connection are not served
-        self._check_pipelining(data)
-        passed = self.chunks.feed(data)
-        if passed:
-            super().data_received(passed)
-
-    def _check_pipelining(self, data: bytes) -> None:
-        """RFC 3207 section 4.2 and RFC 2920 section 3.1: nothing may follow STARTTLS.
-
-        Octets after a STARTTLS line in the same read were sent before the
-        reply: the client pipelined where it must not. aiosmtpd discards them;
-        the server records it as a finding about the client.
-        """
-        head, found, rest = data.partition(b"\n")
-        if found and rest and head.strip().upper() == b"STARTTLS":
-            peer = self.session.peer if self.session is not None else "?"
-            self._store.record_client_finding(
-                "smtp", str(peer), "pipelined after STARTTLS (RFC 3207 section 4.2)"
-            )
-            logger.warning("SMTP client %s pipelined after STARTTLS", peer)
+        super().data_received(data)
 
     def connection_lost(self, error: Exception | None) -> None:
         super().connection_lost(error)
         if self._untrack is not None:
             self._untrack()
-
-    # -- extensions aiosmtpd lacks (fakeservers.smtp.extensions) -----------------------
-
-    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
-    async def smtp_MAIL(self, arg: str | None) -> None:
-        transaction = Transaction()
-        try:
-            arg = take_mail_parameters(arg or "", transaction, tls=self._under_tls) or None
-        except ParameterError as error:
-            await self.push(str(error))
-            return
-        had_sender = bool(self.envelope and self.envelope.mail_from)
-        await super().smtp_MAIL(arg)
-        if not had_sender and self.envelope is not None and self.envelope.mail_from:
-            self.transaction = transaction
-
-    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
-    async def smtp_RCPT(self, arg: str | None) -> None:
-        try:
-            arg = take_rcpt_parameters(arg or "", self.transaction) or None
-        except ParameterError as error:
-            await self.push(str(error))
-            return
-        await super().smtp_RCPT(arg)
-
-    @syntax("RSET")
-    async def smtp_RSET(self, arg: str | None) -> None:
-        self.transaction = Transaction()
-        await super().smtp_RSET(arg)
-
-    @syntax("DATA")
-    async def smtp_DATA(self, arg: str | None) -> None:
-        if self.transaction.body == "BINARYMIME":
-            await self.push("503 5.5.1 BODY=BINARYMIME needs BDAT, not DATA (RFC 3030 3)")
-            return
-        await super().smtp_DATA(arg)
-        self.transaction = Transaction()
-
-    @syntax("BDAT <size> [LAST]")
-    async def smtp_BDAT(self, arg: str | None) -> None:
-        """RFC 3030 section 2: a chunk of the message; the LAST one delivers it."""
-        chunk = await self.chunks.take()  # consume its octets whatever the answer
-        transaction = self.transaction
-        envelope = self.envelope
-        if envelope is None or not envelope.mail_from or not envelope.rcpt_tos:
-            await self.push("503 5.5.1 BDAT needs MAIL and RCPT first")
-            return
-        if transaction.failed or chunk.discard:
-            transaction.failed = True
-            if chunk.last:
-                self.transaction, self.envelope = Transaction(), Envelope()
-            await self.push("552 5.3.4 Message too big for the fixed maximum size")
-            return
-        transaction.chunks += chunk.data
-        if self.data_size_limit and len(transaction.chunks) > self.data_size_limit:
-            transaction.failed = True
-            await self.push("552 5.3.4 Message too big for the fixed maximum size")
-            return
-        if not chunk.last:
-            await self.push(f"250 2.0.0 {chunk.size} octets received")
-            return
-        content = bytes(transaction.chunks)
-        envelope.content = envelope.original_content = content
-        handler = cast(SubmissionHandler, self.event_handler)
-        status = await handler.handle_DATA(self, cast(Session, self.session), envelope)
-        self.transaction, self.envelope = Transaction(), Envelope()
-        await self.push(status)
-
-    @property
-    def _under_tls(self) -> bool:
-        transport = self.transport
-        return transport is not None and transport.get_extra_info("ssl_object") is not None
 
     @syntax("AUTH <mechanism>")
     async def smtp_AUTH(self, arg: str | None) -> None:
@@ -220,8 +115,6 @@ class SubmissionSMTP(SMTP):
 
     async def push(self, status: AnyStr) -> None:
         text = with_enhanced_code(status) if isinstance(status, str) else status
-        if isinstance(text, str) and text.startswith("354"):
-            self.chunks.start_data()  # the next octets are a DATA body, not commands
         if self.wire is None:
             await super().push(text)
             return
