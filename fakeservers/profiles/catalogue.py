@@ -264,6 +264,8 @@ def server_config(
 #: handler's; tests compare this with a live EHLO of the default profile).
 SMTP_KEYWORDS = frozenset(
     {"SIZE", "8BITMIME", "SMTPUTF8", "STARTTLS", "AUTH", "PIPELINING", "ENHANCEDSTATUSCODES"}
+    # RFC 3030, RFC 3461, RFC 8689 (fakeservers.smtp.extensions, fakeservers.smtp.parameters)
+    | {"CHUNKING", "BINARYMIME", "DSN", "REQUIRETLS"}
 )
 
 

@@ -1,12 +1,18 @@
 """The submission server's behaviour, as aiosmtpd handler hooks and AUTH mechanisms.
 
 aiosmtpd parses SMTP; this handler decides (RFC 6409 message submission):
-EHLO advertises PIPELINING and ENHANCEDSTATUSCODES besides what aiosmtpd
-lists; MAIL needs a successful AUTH first (RFC 4954 section 6, ``530
-5.7.0``); RCPT accepts the store's addresses, refuses unknown users of a
-local domain (``550 5.1.1``) and accepts other domains into the store's
-outbox (never relayed); DATA delivers the exact bytes with trace fields
-prepended (:mod:`fakeservers.smtp.trace`).
+EHLO advertises PIPELINING, ENHANCEDSTATUSCODES, CHUNKING, BINARYMIME,
+DSN and, under TLS only, REQUIRETLS besides what aiosmtpd lists (SIZE,
+8BITMIME, SMTPUTF8, STARTTLS, AUTH); MAIL needs a successful AUTH first (RFC
+4954 section 6, ``530 5.7.0``); MAIL and RCPT parameters are validated
+against what this session was offered (:mod:`fakeservers.smtp.parameters`),
+and a non-ASCII address needs SMTPUTF8 (RFC 6531 section 3.4); RCPT
+accepts the store's addresses, refuses unknown users of a local domain
+(``550 5.1.1``) and accepts other domains into the store's outbox (never
+relayed); DATA delivers the exact bytes with trace fields prepended
+(:mod:`fakeservers.smtp.trace`), and so does the last BDAT chunk
+(:mod:`fakeservers.smtp.extensions`). Each accepted message is recorded with
+its envelope parameters (:mod:`fakeservers.smtp.record`).
 
 Every SASL mechanism of :mod:`fakeservers.sasl` is offered through
 aiosmtpd's documented ``auth_<MECHANISM>`` handler methods, replacing its
@@ -17,11 +23,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import weakref
+from dataclasses import dataclass, field
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session, auth_mechanism
 
 from fakeservers.config import ServerConfig
 from fakeservers.sasl import Accepted, Challenge, start_exchange
+from fakeservers.smtp.parameters import (
+    MailParameters,
+    ParameterError,
+    RecipientParameters,
+    needs_smtputf8,
+    parse_mail_parameters,
+    parse_rcpt_parameters,
+)
+from fakeservers.smtp.record import SubmissionRecord, Transaction, submission_record
 from fakeservers.smtp.trace import received_field, return_path_field
 from fakeservers.store import Account, MailStore
 
@@ -29,6 +46,36 @@ from fakeservers.store import Account, MailStore
 MAX_RECIPIENTS = 100
 
 _AUTH_FAILED = "535 5.7.8 Authentication credentials invalid"
+
+#: RFC 6531 section 3.4: a non-ASCII address in a transaction without SMTPUTF8.
+_NEEDS_SMTPUTF8 = "553 5.6.7 A non-ASCII address needs the SMTPUTF8 parameter"
+#: RFC 6531 section 3.3: addresses are UTF-8; aiosmtpd keeps other octets as surrogates.
+_NOT_UTF8 = "553 5.1.3 The address is not valid UTF-8"
+
+
+def _not_utf8(address: str) -> bool:
+    try:
+        address.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+@dataclass
+class TransactionState:
+    """What one mail transaction declared and received beyond aiosmtpd's Envelope."""
+
+    parameters: MailParameters = field(default_factory=MailParameters)
+    recipients: list[RecipientParameters] = field(default_factory=list)
+    #: The BDAT chunks received so far (RFC 3030); None while no BDAT came.
+    chunks: bytearray | None = None
+    #: The reply to every further BDAT once a chunk failed (RFC 3030 section 2).
+    failed: str | None = None
+
+
+def _is_tls(server: SMTP) -> bool:
+    transport = server.transport
+    return transport is not None and transport.get_extra_info("ssl_object") is not None
 
 
 class SubmissionHandler:
@@ -38,6 +85,27 @@ class SubmissionHandler:
         self._store = store
         self._config = config
         self._implicit_tls = implicit_tls
+        #: Accepted messages and client findings of every listener over this store.
+        self.record: SubmissionRecord = submission_record(store)
+        # aiosmtpd makes a new Envelope for every transaction (after RSET, EHLO and
+        # the message) and a new Session for every connection: the state hangs off them.
+        self._transactions: weakref.WeakKeyDictionary[Envelope, TransactionState] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._offered: weakref.WeakKeyDictionary[Session, frozenset[str]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def transaction(self, envelope: Envelope) -> TransactionState:
+        """The extension state of the transaction ``envelope`` belongs to."""
+        state = self._transactions.get(envelope)
+        if state is None:
+            state = self._transactions[envelope] = TransactionState()
+        return state
+
+    def offered(self, session: Session) -> frozenset[str]:
+        """The EHLO keywords (upper case) the last EHLO of ``session`` listed."""
+        return self._offered.get(session, frozenset())
 
     # -- EHLO ---------------------------------------------------------------------
 
@@ -49,14 +117,18 @@ class SubmissionHandler:
         hostname: str,
         responses: list[str],
     ) -> list[str]:
-        """aiosmtpd's keywords (SIZE, 8BITMIME, SMTPUTF8, STARTTLS, AUTH) plus ours."""
+        """aiosmtpd's keywords (SIZE, 8BITMIME, SMTPUTF8, STARTTLS, AUTH) plus ours.
+
+        RFC 8689 section 4: REQUIRETLS is offered only once the session is under TLS.
+        """
         session.host_name = hostname  # the 5-argument hook must record it (aiosmtpd docs)
+        tls = _is_tls(server)
         lines = [line[4:] for line in responses if line != "250 HELP"]
-        lines += ["PIPELINING", "ENHANCEDSTATUSCODES"]
+        lines += ["PIPELINING", "ENHANCEDSTATUSCODES", "CHUNKING", "BINARYMIME", "DSN"]
+        if tls:
+            lines.append("REQUIRETLS")
         declared = self._config.profile.smtp.capabilities
         if declared is not None:
-            transport = server.transport
-            tls = transport is not None and transport.get_extra_info("ssl_object") is not None
             lines = lines[:1] + declared.current(
                 tls=tls,
                 authenticated=False,  # SMTP does not advertise again after AUTH
@@ -66,6 +138,7 @@ class SubmissionHandler:
         wire = getattr(server, "wire", None)  # SubmissionSMTP's fault rules, if any
         if wire is not None:  # the first line is the greeting, the rest are keywords
             lines = lines[:1] + wire.rules.capabilities(lines[1:])
+        self._offered[session] = frozenset(line.split(" ", 1)[0].upper() for line in lines[1:])
         return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
 
     # -- envelope -----------------------------------------------------------------
@@ -78,11 +151,23 @@ class SubmissionHandler:
         address: str,
         mail_options: list[str],
     ) -> str:
-        """Submission needs authentication first (RFC 6409 section 4.3)."""
+        """Submission needs authentication first (RFC 6409 section 4.3); then the parameters."""
         if not session.authenticated:
             return "530 5.7.0 Authentication required"
+        try:
+            parameters = parse_mail_parameters(
+                mail_options, offered=self.offered(session), size_limit=server.data_size_limit
+            )
+        except ParameterError as error:
+            return error.reply
+        if _not_utf8(address):
+            return _NOT_UTF8
+        if needs_smtputf8(address) and not parameters.smtputf8:
+            return _NEEDS_SMTPUTF8
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
+        envelope.smtp_utf8 = parameters.smtputf8
+        self.transaction(envelope).parameters = parameters
         return "250 2.1.0 Sender OK"
 
     async def handle_RCPT(
@@ -94,12 +179,27 @@ class SubmissionHandler:
         rcpt_options: list[str],
     ) -> str:
         """Local users, 550 5.1.1 for unknown users of a local domain, others to the outbox."""
+        state = self.transaction(envelope)
+        try:
+            recipient = parse_rcpt_parameters(
+                address,
+                rcpt_options,
+                offered=self.offered(session),
+                smtputf8=state.parameters.smtputf8,
+            )
+        except ParameterError as error:
+            return error.reply
+        if _not_utf8(address):
+            return _NOT_UTF8
+        if needs_smtputf8(address) and not state.parameters.smtputf8:
+            return _NEEDS_SMTPUTF8
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return "452 4.5.3 Too many recipients"
         if self._store.find_address(address) is None and self._is_local_domain(address):
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
+        state.recipients.append(recipient)
         return "250 2.1.5 Recipient OK"
 
     def _is_local_domain(self, address: str) -> bool:
@@ -109,7 +209,12 @@ class SubmissionHandler:
     # -- DATA ---------------------------------------------------------------------
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        """Deliver to each local account once; keep the rest in the outbox."""
+        """Deliver to each local account once; keep the rest in the outbox; record it.
+
+        RFC 8689 section 4.2: a REQUIRETLS message may only leave over TLS. The
+        outbox stands for relaying that never happens, so the requirement is kept
+        in the record (:class:`~fakeservers.smtp.record.Transaction`) with it.
+        """
         data = envelope.original_content or b""
         sender = envelope.mail_from or ""
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
@@ -120,15 +225,30 @@ class SubmissionHandler:
             tls=self._implicit_tls or session.ssl is not None,
             authenticated=bool(session.authenticated),
         )
-        delivered: set[str] = set()
+        delivered: dict[str, int] = {}
         remote: list[str] = []
         for recipient in envelope.rcpt_tos:
             account = self._store.find_address(recipient)
             if account is None:
                 remote.append(recipient)
             elif account.user not in delivered:
-                delivered.add(account.user)
-                self._store.deliver(account.address, return_path_field(sender) + received + data)
+                message = self._store.deliver(
+                    account.address, return_path_field(sender) + received + data
+                )
+                delivered[account.user] = message.uid
+        state = self.transaction(envelope)
+        self.record.add_transaction(
+            Transaction(
+                sender=sender,
+                parameters=state.parameters,
+                recipients=tuple(state.recipients),
+                size=len(data),
+                chunked=state.chunks is not None,
+                tls=self._implicit_tls or session.ssl is not None,
+                delivered=tuple(delivered.items()),
+                outgoing=tuple(remote),
+            )
+        )
         if remote:
             self._store.record_outgoing(sender, remote, received + data)
         if "submission-copies-to-sent" in self._config.behaviours:

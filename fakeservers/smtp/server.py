@@ -15,11 +15,18 @@ section 3.1: names are case-insensitive); ``connection_made`` /
 closing the listener closes every session; ``_create_session`` returns a
 :class:`QuietSession`, so that each successful AUTH does not log aiosmtpd's
 deprecation warning about ``Session.login_data`` (which aiosmtpd itself sets).
+
+The service extensions aiosmtpd lacks are ``smtp_VERB`` methods, its
+documented way to add or replace commands, delegating to
+:mod:`fakeservers.smtp.extensions`: BDAT (RFC 3030), MAIL and RCPT with
+DSN, REQUIRETLS and BINARYMIME parameters, DATA refused where RFC 3030
+forbids it, and EHLO, STARTTLS and DATA checked for forbidden pipelining.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import ssl
 from collections.abc import Awaitable, Callable
@@ -30,6 +37,7 @@ from aiosmtpd.smtp import SMTP, Session, syntax
 from fakeservers.config import ServerConfig
 from fakeservers.listener import LISTEN_BACKLOG, Listener
 from fakeservers.rules import Event, SessionRules, Wire
+from fakeservers.smtp import extensions
 from fakeservers.smtp.handler import SubmissionHandler
 from fakeservers.smtp.replies import with_enhanced_code
 from fakeservers.store import MailStore
@@ -112,6 +120,40 @@ class SubmissionSMTP(SMTP):
     async def smtp_AUTH(self, arg: str | None) -> None:
         mechanism, space, rest = (arg or "").partition(" ")
         await super().smtp_AUTH(mechanism.upper() + space + rest if arg else arg)
+
+    # -- service extensions (fakeservers.smtp.extensions) ---------------------------
+
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname: str | None) -> None:
+        extensions.note_group_end(self, "EHLO")
+        # RFC 3461 section 5 and RFC 1870 section 3: parameters lengthen MAIL and RCPT
+        # lines beyond 512 octets; a per-session table (aiosmtpd's is shared by all).
+        self.command_size_limits = collections.defaultdict(
+            lambda: self.command_size_limit, {"MAIL": 2048, "RCPT": 2048}
+        )
+        await super().smtp_EHLO(hostname)
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str | None) -> None:
+        extensions.note_group_end(self, "STARTTLS")
+        await super().smtp_STARTTLS(arg)
+
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        await extensions.mail(self, arg)
+
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        await extensions.rcpt(self, arg)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str | None) -> None:
+        if await extensions.data_allowed(self):
+            await super().smtp_DATA(arg)
+
+    @syntax("BDAT <size> [LAST]")
+    async def smtp_BDAT(self, arg: str | None) -> None:
+        await extensions.bdat(self, arg)
 
     async def push(self, status: AnyStr) -> None:
         text = with_enhanced_code(status) if isinstance(status, str) else status

@@ -123,8 +123,11 @@ def test_long_line_and_non_utf8_are_errors_and_the_session_goes_on(wire: SmtpWir
     assert wire.command(b"NOOP " + b"a" * 100_000).startswith(b"500 5.5.2 ")
     assert wire.command(b"\xff\xfe NOOP").startswith(b"500 5.5.2 ")
     wire.login()
-    assert wire.command(b"MAIL FROM:<\xff\xfe@example.test>").startswith(b"250 ")
-    assert wire.command(b"RCPT TO:<\xff@example.test>") == b"550 5.1.1 No such user here\r\n"
+    # RFC 6531 section 3.3: an address is UTF-8 or ASCII, never other octets.
+    assert wire.command(b"MAIL FROM:<\xff\xfe@example.test> SMTPUTF8").startswith(b"553 5.1.3 ")
+    assert wire.command(f"MAIL FROM:<{ALICE}>").startswith(b"250 ")
+    assert wire.command(b"RCPT TO:<\xff@example.test>").startswith(b"553 5.1.3 ")
+    assert wire.command("RCPT TO:<nobody@example.test>") == b"550 5.1.1 No such user here\r\n"
     assert wire.command("RSET") == b"250 2.0.0 OK\r\n"
 
 
