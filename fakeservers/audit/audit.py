@@ -119,7 +119,7 @@ def run_case(
     *,
     timeout: float,
     pki: TestPKI | None = None,
-    settle: float = 0.3,
+    settle: float = 0.1,
 ) -> CaseRun:
     """Run the client against ``case`` and judge it.
 

@@ -31,7 +31,7 @@ def audit_curl(protocol: str, tmp_path: Path) -> None:
     message.write_bytes(b"From: alice@example.test\r\nSubject: audit\r\n\r\nhello\r\n")
     command = COMMANDS[protocol].replace("curl", f'"{CURL}"', 1).replace("MESSAGE", f'"{message}"')
     report = tmp_path / "audit.json"
-    args = ["audit-client", "--protocol", protocol, "--timeout", "5", "--json", str(report)]
+    args = ["audit-client", "--protocol", protocol, "--timeout", "3", "--json", str(report)]
     main([*args, "--client-cmd", command])
     cases = json.loads(report.read_text())["cases"]
     assert [case["id"] for case in cases] == [c.id for c in all_cases() if c.protocol == protocol]

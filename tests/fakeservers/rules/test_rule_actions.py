@@ -136,7 +136,7 @@ def test_chunks_split_a_response_but_keep_its_octets(ruled: Rules) -> None:
             "name": "drip",
             "event": "greeting",
             "protocol": "imap",
-            "chunks": {"size": 5, "delay": 0.3},
+            "chunks": {"size": 128, "delay": 0.3},
         }
     )
     sock = socket.create_connection(("127.0.0.1", servers.endpoints["imap"].port), timeout=10)
@@ -145,7 +145,7 @@ def test_chunks_split_a_response_but_keep_its_octets(ruled: Rules) -> None:
     while not received.endswith(b"\r\n"):
         received += sock.recv(4096)
     sock.close()
-    assert len(first) == 5  # the server wrote five octets, then waited
+    assert len(first) == 128  # the server wrote one chunk, then waited
     assert received.startswith(b"* OK [CAPABILITY IMAP4rev1")
 
 
