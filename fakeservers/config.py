@@ -54,3 +54,9 @@ class ServerConfig:
     #: ``behaviours``): ``deleted-expunges``, ``append-dedups-message-id``,
     #: ``submission-copies-to-sent``.
     behaviours: frozenset[str] = frozenset()
+    #: POP3 LOGIN-DELAY (RFC 2449 section 6.5): seconds a user must wait between two
+    #: logins; advertised in CAPA and enforced with ``-ERR [LOGIN-DELAY]``. 0: none.
+    pop3_login_delay: int = 0
+    #: POP3 EXPIRE (RFC 2449 section 6.7): days a message is kept after retrieval,
+    #: None for ``NEVER``; 0 deletes retrieved messages at QUIT even without DELE.
+    pop3_expire: int | None = None

@@ -1,7 +1,7 @@
 """Parsing one POP3 command line (RFC 1939 section 3, RFC 2449 section 3).
 
-A command is a case-insensitive keyword of three or four printable ASCII
-letters, optionally followed by a single space and its arguments, ended by
+A command is a case-insensitive keyword of three or four ASCII letters or
+digits, optionally followed by a single space and its arguments, ended by
 CRLF. A bare LF is tolerated as line end, as most servers do. The arguments
 are kept as one string because PASS takes the rest of the line, spaces
 included (RFC 1939 section 7).
@@ -34,8 +34,12 @@ def parse_command(line: bytes) -> Command:
     except UnicodeDecodeError:
         raise CommandError("command line is not UTF-8") from None
     keyword, _, argument = text.partition(" ")
-    if not (3 <= len(keyword) <= 4 and keyword.isascii() and keyword.isalpha()):
-        raise CommandError("no command keyword (3 or 4 letters)")
+    # RFC 2449 section 3: a keyword is 3 or 4 printable characters; all defined
+    # ones are letters, except UTF8 (RFC 6856 section 2).
+    if not (
+        3 <= len(keyword) <= 4 and keyword.isascii() and keyword.isalnum() and keyword[0].isalpha()
+    ):
+        raise CommandError("no command keyword (3 or 4 letters or digits, a letter first)")
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in argument):
         raise CommandError("control character in arguments")
     return Command(keyword.upper(), argument)

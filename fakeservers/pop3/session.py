@@ -10,6 +10,14 @@ On the STLS port no credentials are accepted before STLS (RFC 2595 section
 AUTH answer ``-ERR [AUTH] ...`` (the RFC 3206 code for authentication
 failures that retrying with the same credentials will not fix, as Dovecot
 answers), and CAPA leaves out USER and SASL until TLS is up.
+
+RFC 2449 extensions: RESP-CODES and AUTH-RESP-CODE (``[AUTH]``, ``[IN-USE]``,
+``[SYS/TEMP]``, ``[LOGIN-DELAY]``), LOGIN-DELAY and EXPIRE with the values of
+:class:`~fakeservers.config.ServerConfig` (a login too soon is refused; with
+``EXPIRE 0`` retrieved messages are deleted at QUIT), and PIPELINING (commands
+are read and answered in order, whatever arrives at once). RFC 6856: the UTF8
+command (AUTHORIZATION state only) and UTF-8 user names and passwords,
+normalised to NFC as section 2 asks.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import logging
 import os
 import ssl
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 
@@ -36,6 +45,7 @@ from fakeservers.pop3.command import (
     parse_command,
     split_arguments,
 )
+from fakeservers.pop3.logins import login_times
 from fakeservers.pop3.maildrop import Maildrop, multiline, top
 from fakeservers.sasl import MECHANISMS, Accepted, Challenge, UnknownMechanism, start_exchange
 from fakeservers.store import Account, MailStore, Message, StoreError
@@ -57,9 +67,15 @@ class _Closing(Exception):
     """The session ends after the reply already sent (QUIT, too many bad commands)."""
 
 
-def capabilities(*, secure: bool, stls_offered: bool) -> list[str]:
-    """The CAPA list (RFC 2449 section 6); credentials are only offered under TLS."""
-    listed = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
+def capabilities(
+    *, secure: bool, stls_offered: bool, login_delay: int = 0, expire: int | None = None
+) -> list[str]:
+    """The CAPA list (RFC 2449 section 6); credentials are only offered under TLS.
+
+    ``UTF8 USER`` (RFC 6856 section 2): the UTF8 command, and UTF-8 in USER and PASS.
+    """
+    listed = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "UTF8 USER"]
+    listed += [f"LOGIN-DELAY {login_delay}", f"EXPIRE {'NEVER' if expire is None else expire}"]
     if secure:
         listed += ["USER", "SASL " + " ".join(MECHANISMS)]
     elif stls_offered:
@@ -92,6 +108,9 @@ class Pop3Session:
         self._maildrop: Maildrop | None = None
         self._release_lock: Callable[[], None] | None = None
         self._bad_commands = 0
+        self._utf8 = False
+        #: Messages retrieved with RETR, deleted at QUIT under ``EXPIRE 0`` (RFC 2449 6.7).
+        self._retrieved: set[int] = set()
 
     # -- the loop -----------------------------------------------------------------
 
@@ -184,7 +203,12 @@ class Pop3Session:
                 starttls_offer=("STLS",) if stls_offered else (),
             )
         else:
-            listed = capabilities(secure=self._secure, stls_offered=stls_offered)
+            listed = capabilities(
+                secure=self._secure,
+                stls_offered=stls_offered,
+                login_delay=self._config.pop3_login_delay,
+                expire=self._config.pop3_expire,
+            )
         if self._connection.wire is not None:
             listed = self._connection.wire.rules.capabilities(listed)
         self._multiline("+OK Capability list follows", "".join(f"{c}\r\n" for c in listed).encode())
@@ -202,10 +226,17 @@ class Pop3Session:
             self._tls_context, timeout=self._config.limits.tls_handshake_timeout
         )
 
+    async def _utf8_command(self, argument: str) -> None:
+        """UTF8 (RFC 6856 section 2): UTF-8 mode for the rest of the session."""
+        split_arguments(argument, minimum=0, maximum=0)
+        self._utf8 = True
+        self._reply("+OK UTF8 enabled")
+
     async def _user(self, argument: str) -> None:
         (name,) = split_arguments(argument, minimum=1, maximum=1)
         if self._require_secure():
-            self._pending_user = name
+            # RFC 6856 section 2: UTF-8 user names are compared in NFC.
+            self._pending_user = unicodedata.normalize("NFC", name)
             self._reply(f"+OK send PASS for {name}")
 
     async def _pass(self, argument: str) -> None:
@@ -214,7 +245,8 @@ class Pop3Session:
         user, self._pending_user = self._pending_user, None
         if user is None:
             raise CommandError("PASS must follow USER")
-        await self._log_in(self._store.check_password(user, argument))
+        password = unicodedata.normalize("NFC", argument)  # RFC 6856 section 2
+        await self._log_in(self._store.check_password(user, password))
 
     async def _apop(self, argument: str) -> None:
         name, digest = split_arguments(argument, minimum=2, maximum=2)
@@ -271,6 +303,10 @@ class Pop3Session:
         if account is None:
             self._reply("-ERR [AUTH] Authentication failed")
             return
+        if not login_times(self._store).admit(account.user, self._config.pop3_login_delay):
+            # RFC 2449 section 8.1.1: too soon after the previous login.
+            self._reply("-ERR [LOGIN-DELAY] Minimum time between logins has not passed")
+            return
         release = self._store.lock_maildrop(account.user)
         if release is None:
             self._reply("-ERR [IN-USE] Maildrop is locked by another session")
@@ -288,6 +324,9 @@ class Pop3Session:
             self._reply(f"+OK {IMPLEMENTATION} POP3 server signing off")
             raise _Closing
         self._state = State.UPDATE  # RFC 1939 section 6
+        if self._config.pop3_expire == 0:  # RFC 2449 section 6.7: retrieved means gone
+            for number in self._retrieved:
+                self._maildrop.delete(number)
         try:
             self._maildrop.commit()
         except StoreError:
@@ -346,6 +385,7 @@ class Pop3Session:
         (number_text,) = split_arguments(argument, minimum=1, maximum=1)
         data = self._message_data(number_text)
         if data is not None:
+            self._retrieved.add(message_number(number_text))
             self._multiline(f"+OK {len(data)} octets", data)
 
     async def _top(self, argument: str) -> None:
@@ -402,6 +442,7 @@ _DISPATCH: Mapping[State, Mapping[str, Handler]] = MappingProxyType(
                 "PASS": Pop3Session._pass,
                 "APOP": Pop3Session._apop,
                 "AUTH": Pop3Session._auth,
+                "UTF8": Pop3Session._utf8_command,
                 "QUIT": Pop3Session._quit,
             }
         ),

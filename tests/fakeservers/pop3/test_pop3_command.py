@@ -28,6 +28,7 @@ from fakeservers.store import MailStore
         (b"stat\r\n", Command("STAT", "")),
         (b"LIST 2\r\n", Command("LIST", "2")),
         (b"TOP 1 10\n", Command("TOP", "1 10")),  # bare LF tolerated
+        (b"utf8\r\n", Command("UTF8", "")),  # RFC 6856: a digit in the keyword
         (b"PASS secret with spaces\r\n", Command("PASS", "secret with spaces")),
         ("USER j\u00f6rg@example.test\r\n".encode(), Command("USER", "j\u00f6rg@example.test")),
     ],
@@ -43,7 +44,7 @@ def test_parse_valid_commands(line: bytes, expected: Command) -> None:
         b"ST\r\n",  # too short
         b"STATS\r\n",  # too long
         b" STAT\r\n",
-        b"ST4T\r\n",
+        b"ST-T\r\n",
         b"USER \xff\xfe\r\n",  # not UTF-8
         b"USER a\x00b\r\n",  # control character
     ],
