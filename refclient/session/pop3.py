@@ -3,6 +3,15 @@
 ``async with POP3Session(url, options=...) as pop`` reads the greeting, asks
 CAPA, runs STLS when the URL requires it (then CAPA again, RFC 2595 section
 4), and says QUIT on exit: deletions happen only then (RFC 1939 section 6).
+
+The RFC 2449 capabilities are parsed and exposed: RESP-CODES (every -ERR's
+``[CODE]`` is in :attr:`Status.code`, and AUTH-RESP-CODE's ``[AUTH]`` /
+``[SYS/...]`` / ``[IN-USE]`` / ``[LOGIN-DELAY]`` name the kind of login
+failure), LOGIN-DELAY and EXPIRE (:attr:`POP3Session.login_delay`,
+:attr:`POP3Session.expire`), PIPELINING (:meth:`POP3Session.retr_many`
+sends its RETRs at once). UTF8 (RFC 6856): :meth:`POP3Session.utf8`, and
+UTF-8 user names and passwords, NFC-normalised, only where the server
+lists ``UTF8 USER``.
 """
 
 from __future__ import annotations
@@ -11,10 +20,14 @@ import base64
 import binascii
 import hashlib
 import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 
 from refclient import errors
 from refclient.credentials import Credentials
+from refclient.findings import Finding, Severity
 from refclient.protocol.pop3 import Challenge, NeedData, POP3Engine, Status
 from refclient.sasl import ClientMechanism, SaslError, choose_mechanism
 from refclient.session.base import Session
@@ -27,6 +40,16 @@ _APOP_TIMESTAMP = re.compile(r"<[^<>@\s]+@[^<>\s]+>")
 _MULTILINE = frozenset({"CAPA", "LIST", "UIDL", "TOP", "RETR"})
 
 
+@dataclass(frozen=True)
+class Expire:
+    """EXPIRE (RFC 2449 section 6.7): how long the server keeps retrieved messages."""
+
+    #: Days, or None for ``NEVER``; 0 means retrieved messages are deleted at QUIT.
+    days: int | None
+    #: Whether the value depends on the user (the ``USER`` argument before login).
+    per_user: bool = False
+
+
 class POP3Session(Session):
     """A POP3 client session."""
 
@@ -37,11 +60,68 @@ class POP3Session(Session):
         self.greeting = ""
         self.capabilities: dict[str, list[str]] = {}
         self.capabilities_before_tls: dict[str, list[str]] | None = None
+        #: Whether the UTF8 command succeeded (RFC 6856 section 2).
+        self.utf8_enabled = False
 
     @property
     def auth_mechanisms(self) -> tuple[str, ...]:
         """SASL mechanisms in CAPA (RFC 5034 section 3)."""
         return tuple(m.upper() for m in self.capabilities.get("SASL", []))
+
+    @property
+    def response_codes(self) -> bool:
+        """RESP-CODES (RFC 2449 section 6.4): -ERR replies may carry ``[CODE]``."""
+        return "RESP-CODES" in self.capabilities
+
+    @property
+    def pipelining(self) -> bool:
+        """PIPELINING (RFC 2449 section 6.6): commands may be sent without waiting."""
+        return "PIPELINING" in self.capabilities
+
+    @property
+    def login_delay(self) -> int | None:
+        """LOGIN-DELAY (RFC 2449 section 6.5): seconds between logins, None if not listed."""
+        arguments = self.capabilities.get("LOGIN-DELAY")
+        if not arguments:
+            return None
+        if not arguments[0].isdigit():
+            self._malformed("LOGIN-DELAY", arguments)
+            return None
+        return int(arguments[0])
+
+    @property
+    def expire(self) -> Expire | None:
+        """EXPIRE (RFC 2449 section 6.7), None if not listed."""
+        arguments = self.capabilities.get("EXPIRE")
+        if not arguments:
+            return None
+        value, per_user = arguments[0].upper(), arguments[1:] == ["USER"]
+        if value == "NEVER":
+            return Expire(None, per_user)
+        if not value.isdigit():
+            self._malformed("EXPIRE", arguments)
+            return None
+        return Expire(int(value), per_user)
+
+    @property
+    def utf8_capable(self) -> bool:
+        """UTF8 (RFC 6856 section 2) is listed."""
+        return "UTF8" in self.capabilities
+
+    @property
+    def utf8_user(self) -> bool:
+        """``UTF8 USER``: UTF-8 in USER and PASS is accepted (RFC 6856 section 2)."""
+        return [a.upper() for a in self.capabilities.get("UTF8", [])] == ["USER"]
+
+    def _malformed(self, name: str, arguments: list[str]) -> None:
+        self.record(
+            Finding(
+                id="pop3.capa-malformed",
+                severity=Severity.WARNING,
+                reference="RFC 2449 section 6",
+                message=f"{name} argument is not a number: {' '.join(arguments)[:60]}",
+            )
+        )
 
     # -- context manager ----------------------------------------------------------------
 
@@ -181,12 +261,30 @@ class POP3Session(Session):
                 self.fail(errors.SecurityViolation, f"server not verified: {exc}")
             return
 
+    async def utf8(self) -> None:
+        """UTF8 (RFC 6856 section 2): before login, where the server lists UTF8."""
+        async with self.step("UTF8"):
+            if not self.utf8_capable:
+                self.fail(errors.CommandFailed, "the server does not list UTF8 (RFC 6856)")
+            await self._command("UTF8")
+            self.utf8_enabled = True
+
     async def _user_pass(self, credentials: Credentials) -> None:
         assert credentials.password is not None
-        await self._command(f"USER {credentials.user}", check=True)
-        status = await self._command(
-            f"PASS {credentials.password}", shown="PASS <redacted>", check=False
-        )
+        user, password = credentials.user, credentials.password
+        if not (user.isascii() and password.isascii()):
+            # RFC 6856 section 2: only with "UTF8 USER", and in NFC.
+            if not self.utf8_user:
+                self.fail(
+                    errors.AuthenticationFailed,
+                    "a UTF-8 user name or password needs the server's UTF8 USER (RFC 6856)",
+                )
+            if not self.utf8_enabled:
+                await self.utf8()
+            user = unicodedata.normalize("NFC", user)
+            password = unicodedata.normalize("NFC", password)
+        await self._command(f"USER {user}", check=True)
+        status = await self._command(f"PASS {password}", shown="PASS <redacted>", check=False)
         if not status.ok:
             self.fail(errors.AuthenticationFailed, f"PASS rejected: {status}")
 
@@ -247,6 +345,20 @@ class POP3Session(Session):
         """RETR: the message's exact octets (dot-unstuffed, CRLF line ends)."""
         async with self.step("RETR"):
             return (await self._command(f"RETR {number}")).body or b""
+
+    async def retr_many(self, numbers: Sequence[int]) -> tuple[bytes, ...]:
+        """RETR each message; all at once with PIPELINING (RFC 2449 section 6.6)."""
+        async with self.step("RETR"):
+            if not self.pipelining:
+                return tuple([(await self._command(f"RETR {n}")).body or b"" for n in numbers])
+            self.stream.write(
+                b"".join(self.engine.send(f"RETR {n}", multiline=True) for n in numbers)
+            )
+            found = [await self._status() for _ in numbers]
+            for number, status in zip(numbers, found, strict=True):
+                if not status.ok:
+                    self.fail(errors.CommandFailed, f"RETR {number} failed: {status}")
+            return tuple(status.body or b"" for status in found)
 
     async def dele(self, number: int) -> None:
         """DELE: marked now, deleted at QUIT (RFC 1939 section 6)."""

@@ -5,9 +5,18 @@ EHLO, runs STARTTLS when the URL requires it (then EHLO again: RFC 3207
 section 4.2 says everything learned before is void) and says QUIT on exit.
 
 The session refuses what would silently damage a message: 8-bit data to a
-server without 8BITMIME (RFC 6152), UTF-8 addresses without SMTPUTF8
-(RFC 6531), a message larger than the server's SIZE (RFC 1870). With
-PIPELINING (RFC 2920) MAIL, RCPT and DATA go out in one batch.
+server without 8BITMIME (RFC 6152), binary data (NUL, bare CR or LF) to a
+server without BINARYMIME and CHUNKING (RFC 3030), UTF-8 addresses without
+SMTPUTF8 (RFC 6531), a message larger than the server's SIZE (RFC 1870). It
+refuses what the user asked for and cannot have: DSN parameters without DSN
+(RFC 3461 section 4), REQUIRETLS without TLS or without the server's
+REQUIRETLS (RFC 8689 section 4.2.1: such a message must not be sent).
+
+With PIPELINING (RFC 2920) MAIL, RCPT and DATA go out in one batch, and BDAT
+chunks in another; never STARTTLS, EHLO or AUTH with anything after them
+(RFC 2920 section 3.1, RFC 3207 section 4.2). Binary messages and messages
+larger than :data:`LARGE_MESSAGE` go by BDAT (CHUNKING, RFC 3030) when the
+server offers it; ``chunking=`` forces or forbids that.
 """
 
 from __future__ import annotations
@@ -23,11 +32,24 @@ from types import TracebackType
 from refclient import errors
 from refclient.credentials import Credentials
 from refclient.message import as_bytes, needs_smtputf8
-from refclient.protocol.smtp import Answer, NeedData, Reply, SMTPEngine, parse_ehlo
+from refclient.protocol.smtp import (
+    Answer,
+    DeliveryStatusRequest,
+    NeedData,
+    Reply,
+    SMTPEngine,
+    needs_binarymime,
+    parse_ehlo,
+)
 from refclient.sasl import SaslError, choose_mechanism
 from refclient.session.base import Session
 from refclient.session.options import ClientOptions
 from refclient.urls import Security, ServerURL
+
+#: Messages larger than this go by BDAT when the server offers CHUNKING (RFC 3030).
+LARGE_MESSAGE = 1024 * 1024
+#: Octets per BDAT chunk.
+CHUNK_SIZE = 1024 * 1024
 
 
 @dataclass
@@ -37,6 +59,10 @@ class SendResult:
     accepted: list[str] = field(default_factory=list)
     rejected: dict[str, Reply] = field(default_factory=dict)
     reply: Reply | None = None  # the final reply to the message data
+    #: Whether the message went in BDAT chunks (RFC 3030) rather than DATA.
+    chunked: bool = False
+    #: The MAIL FROM parameters sent (``SIZE=...``, ``RET=HDRS``...).
+    parameters: list[str] = field(default_factory=list)
 
 
 class SMTPSession(Session):
@@ -176,66 +202,175 @@ class SMTPSession(Session):
 
     # -- sending -------------------------------------------------------------------------
 
-    def _mail_parameters(self, data: bytes, addresses: Sequence[str]) -> str:
+    def _mail_parameters(
+        self,
+        data: bytes,
+        addresses: Sequence[str],
+        *,
+        dsn: DeliveryStatusRequest | None,
+        requiretls: bool,
+        chunking: bool | None,
+    ) -> tuple[list[str], bool]:
+        """The MAIL FROM parameters, and whether to send by BDAT."""
         parameters = []
-        if "SIZE" in self.extensions:
-            limit = self.extensions["SIZE"].strip()
+        offered = self.extensions
+        if "SIZE" in offered:
+            limit = offered["SIZE"].strip()
             if limit.isdigit() and int(limit) and len(data) > int(limit):
                 self.fail(
                     errors.CommandFailed,
                     f"message of {len(data)} octets exceeds the server's SIZE {limit} (RFC 1870)",
                 )
             parameters.append(f"SIZE={len(data)}")
-        if not data.isascii():
-            if "8BITMIME" not in self.extensions:
+        can_chunk = "CHUNKING" in offered
+        if chunking and not can_chunk:
+            self.fail(errors.CommandFailed, "BDAT asked for, but the server has no CHUNKING")
+        if needs_binarymime(data):
+            if not (can_chunk and "BINARYMIME" in offered) or chunking is False:
                 self.fail(
                     errors.CommandFailed,
-                    "the message has 8-bit data but the server does not offer 8BITMIME "
-                    "(RFC 6152); refusing to send it damaged",
+                    "the message has binary data (NUL, bare CR or LF), which needs BINARYMIME "
+                    "and BDAT (RFC 3030); refusing to send it damaged",
                 )
-            parameters.append("BODY=8BITMIME")
+            parameters.append("BODY=BINARYMIME")
+            use_bdat = True
+        else:
+            use_bdat = can_chunk and (chunking or (chunking is None and len(data) > LARGE_MESSAGE))
+            if not data.isascii():
+                if "8BITMIME" not in offered:
+                    self.fail(
+                        errors.CommandFailed,
+                        "the message has 8-bit data but the server does not offer 8BITMIME "
+                        "(RFC 6152); refusing to send it damaged",
+                    )
+                parameters.append("BODY=8BITMIME")
+        header = data.split(b"\r\n\r\n", 1)[0]
         if needs_smtputf8(*addresses):
-            if "SMTPUTF8" not in self.extensions:
+            if "SMTPUTF8" not in offered:
                 self.fail(
                     errors.CommandFailed,
                     "a UTF-8 address needs SMTPUTF8, which the server does not offer (RFC 6531)",
                 )
             parameters.append("SMTPUTF8")
-        return "".join(f" {p}" for p in parameters)
+        elif not header.isascii() and "SMTPUTF8" in offered:
+            parameters.append("SMTPUTF8")  # RFC 6531 section 3.4: UTF-8 header fields
+        if dsn is not None:
+            if "DSN" not in offered:
+                self.fail(
+                    errors.CommandFailed, "DSN parameters asked for, but the server has no DSN"
+                )
+            parameters += dsn.mail_parameters()
+        if requiretls:
+            # RFC 8689 section 4.2.1: without TLS and REQUIRETLS, the message must not go.
+            if self.tls is None or "REQUIRETLS" not in offered:
+                self.fail(
+                    errors.SecurityViolation,
+                    "REQUIRETLS asked for, but the session is not under TLS or the server does "
+                    "not offer REQUIRETLS (RFC 8689 section 4.2.1); not sending",
+                )
+            parameters.append("REQUIRETLS")
+        return parameters, use_bdat
 
-    async def send(self, data: bytes, *, sender: str, recipients: Sequence[str]) -> SendResult:
-        """Submit ``data`` exactly as given (CRLF lines) to ``recipients``."""
+    async def send(
+        self,
+        data: bytes,
+        *,
+        sender: str,
+        recipients: Sequence[str],
+        dsn: DeliveryStatusRequest | None = None,
+        requiretls: bool = False,
+        chunking: bool | None = None,
+    ) -> SendResult:
+        """Submit ``data`` exactly as given (CRLF lines) to ``recipients``.
+
+        ``dsn`` adds RFC 3461 parameters; ``requiretls`` the RFC 8689 one;
+        ``chunking`` True sends by BDAT, False by DATA, None decides (see above).
+        """
         if not recipients:
             raise ValueError("no recipients")
         async with self.step("MAIL"):
-            parameters = self._mail_parameters(data, [sender, *recipients])
-            commands = [f"MAIL FROM:<{sender}>{parameters}"]
-            commands += [f"RCPT TO:<{rcpt}>" for rcpt in recipients]
-            commands.append("DATA")
+            parameters, use_bdat = self._mail_parameters(
+                data,
+                [sender, *recipients],
+                dsn=dsn,
+                requiretls=requiretls,
+                chunking=chunking,
+            )
+            commands = [f"MAIL FROM:<{sender}>{''.join(f' {p}' for p in parameters)}"]
+            for rcpt in recipients:
+                extra = dsn.rcpt_parameters(rcpt) if dsn is not None else []
+                commands.append(f"RCPT TO:<{rcpt}>{''.join(f' {p}' for p in extra)}")
+            if not use_bdat:
+                commands.append("DATA")
             if "PIPELINING" in self.extensions:
                 self.stream.write(b"".join(self.engine.send(c) for c in commands))
                 replies = [(await self._answer()).reply for _ in commands]
             else:
                 replies = [await self._command(commands[0])]
                 if replies[0].code == 250:
-                    replies += [await self._command(c) for c in commands[1:-1]]
-                    if any(r.code in (250, 251) for r in replies[1:]):
+                    replies += [await self._command(c) for c in commands[1 : len(recipients) + 1]]
+                    if not use_bdat and any(r.code in (250, 251) for r in replies[1:]):
                         replies.append(await self._command("DATA"))
-            return await self._finish_send(data, recipients, replies)
+            if use_bdat:
+                result = await self._finish_chunked(data, recipients, replies)
+            else:
+                result = await self._finish_send(data, recipients, replies)
+            result.parameters = parameters
+            return result
 
-    async def _finish_send(
-        self, data: bytes, recipients: Sequence[str], replies: list[Reply]
-    ) -> SendResult:
+    def _envelope_result(self, recipients: Sequence[str], replies: list[Reply]) -> SendResult:
         result = SendResult()
-        mail = replies[0]
-        if mail.code != 250:
-            await self._reset_if_needed(replies, len(recipients) + 2)
-            self.fail(errors.CommandFailed, f"MAIL FROM refused: {mail}")
         for rcpt, reply in zip(recipients, replies[1:], strict=False):
             if reply.code in (250, 251):
                 result.accepted.append(rcpt)
             else:
                 result.rejected[rcpt] = reply
+        return result
+
+    async def _finish_chunked(
+        self, data: bytes, recipients: Sequence[str], replies: list[Reply]
+    ) -> SendResult:
+        """BDAT chunks after MAIL and RCPT (RFC 3030 section 2); pipelined when offered."""
+        if replies[0].code != 250:
+            await self._command("RSET")
+            self.fail(errors.CommandFailed, f"MAIL FROM refused: {replies[0]}")
+        result = self._envelope_result(recipients, replies)
+        result.chunked = True
+        if not result.accepted:
+            await self._command("RSET")
+            reasons = "; ".join(f"{r}: {reply}" for r, reply in result.rejected.items())
+            self.fail(errors.CommandFailed, f"every recipient was refused: {reasons}")
+        async with self.step("BDAT"):
+            chunks = [data[at : at + CHUNK_SIZE] for at in range(0, len(data), CHUNK_SIZE)]
+            chunks = chunks or [b""]
+            last = len(chunks) - 1
+            if "PIPELINING" in self.extensions:
+                for index, chunk in enumerate(chunks):
+                    self.stream.write(self.engine.send_bdat(chunk, last=index == last))
+                chunk_replies = [(await self._answer()).reply for _ in chunks]
+            else:
+                chunk_replies = []
+                for index, chunk in enumerate(chunks):
+                    self.stream.write(self.engine.send_bdat(chunk, last=index == last))
+                    chunk_replies.append((await self._answer()).reply)
+                    if chunk_replies[-1].code != 250:
+                        break
+            result.reply = chunk_replies[-1]
+            failed = next((reply for reply in chunk_replies if reply.code != 250), None)
+            if failed is not None:
+                if failed is not chunk_replies[-1] or len(chunk_replies) < len(chunks):
+                    await self._command("RSET")  # the transaction is still open
+                self.fail(errors.CommandFailed, f"message refused: {failed}")
+        return result
+
+    async def _finish_send(
+        self, data: bytes, recipients: Sequence[str], replies: list[Reply]
+    ) -> SendResult:
+        mail = replies[0]
+        if mail.code != 250:
+            await self._reset_if_needed(replies, len(recipients) + 2)
+            self.fail(errors.CommandFailed, f"MAIL FROM refused: {mail}")
+        result = self._envelope_result(recipients, replies)
         data_reply = replies[len(recipients) + 1] if len(replies) > len(recipients) + 1 else None
         if not result.accepted:
             await self._reset_if_needed(replies, len(recipients) + 2)
@@ -264,6 +399,9 @@ class SMTPSession(Session):
         *,
         sender: str | None = None,
         recipients: Sequence[str] | None = None,
+        dsn: DeliveryStatusRequest | None = None,
+        requiretls: bool = False,
+        chunking: bool | None = None,
     ) -> SendResult:
         """Send an :class:`EmailMessage`; envelope from its headers unless given (Bcc removed)."""
         if sender is None:
@@ -272,7 +410,14 @@ class SMTPSession(Session):
             fields = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
             recipients = [address for _name, address in getaddresses(fields) if address]
         del message["Bcc"]
-        return await self.send(as_bytes(message), sender=sender, recipients=recipients)
+        return await self.send(
+            as_bytes(message),
+            sender=sender,
+            recipients=recipients,
+            dsn=dsn,
+            requiretls=requiretls,
+            chunking=chunking,
+        )
 
     async def raw(self, line: str) -> Reply:
         """Send one raw command line for conformance probing; never raises on 4xx/5xx."""

@@ -94,6 +94,15 @@ class SMTPEngine:
         self._due.append("DATA-END")
         return stuff(message)
 
+    def send_bdat(self, chunk: bytes, *, last: bool) -> bytes:
+        """``BDAT size [LAST]`` and the chunk's octets, unchanged (RFC 3030 section 2).
+
+        No dot-stuffing and no terminator: the size says where the chunk ends,
+        so any octet may travel (BINARYMIME). Each chunk gets its own reply.
+        """
+        self._due.append("BDAT")
+        return f"BDAT {len(chunk)}{' LAST' if last else ''}\r\n".encode("ascii") + chunk
+
     def take_unread(self) -> bytes:
         """Octets received and not parsed (STARTTLS must find none: RFC 3207 section 4.2)."""
         return self._reader.take_rest()
