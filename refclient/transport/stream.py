@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from refclient.transcript import Transcript
+from refclient.transport.compress import Deflate
 
 _HIGH_WATER = 1024 * 1024
 
@@ -140,6 +141,8 @@ class Stream:
         self._receiver = receiver
         self.transcript = transcript
         self.tls = tls
+        #: Set by :meth:`start_deflate` (IMAP COMPRESS=DEFLATE).
+        self.deflate: Deflate | None = None
 
     @classmethod
     async def connect(
@@ -187,6 +190,8 @@ class Stream:
         :class:`TimeoutError`.
         """
         receiver = self._receiver
+        if self.deflate is not None:
+            return await self._read_inflated(self.deflate, timeout)
         if not receiver.buffer and not receiver.eof:
             await receiver.wait(timeout)
         data = receiver.take()
@@ -196,13 +201,33 @@ class Stream:
             self.transcript.event("server closed the connection")
         return data
 
+    async def _read_inflated(self, deflate: Deflate, timeout: float) -> bytes:
+        # Under COMPRESS (RFC 4978) the transcript shows the inflated octets; a
+        # partial deflate block yields nothing yet, so keep reading.
+        receiver = self._receiver
+        while True:
+            if not deflate.pending and not receiver.buffer and not receiver.eof:
+                await receiver.wait(timeout)
+            data = deflate.decompress(receiver.take())
+            if data:
+                self.transcript.server(data)
+                return data
+            if receiver.eof and not receiver.buffer and not deflate.pending:
+                self.transcript.event("server closed the connection")
+                return b""
+
     def write(self, data: bytes, *, shown: bytes | None = None) -> None:
         """Send ``data``; ``shown`` is what the transcript records instead (secrets)."""
         transport = self._receiver.transport
         if transport is None or transport.is_closing():
             raise ConnectionResetError("connection is closed")
         self.transcript.client(data, shown=shown)
-        transport.write(data)
+        transport.write(data if self.deflate is None else self.deflate.compress(data))
+
+    def start_deflate(self) -> None:
+        """Compress both directions from now on (RFC 4978 section 4); see :mod:`.compress`."""
+        self.deflate = Deflate()
+        self.transcript.event("COMPRESS DEFLATE active: the transcript shows inflated octets")
 
     async def drain(self) -> None:
         """Wait until the write buffer is below its high-water mark."""

@@ -29,9 +29,15 @@ class Atom:
 
 @dataclass(frozen=True)
 class Literal:
-    """Always written as a literal (message data for APPEND)."""
+    """Always written as a literal (message data for APPEND).
+
+    ``binary`` writes a literal8, ``~{n}`` (RFC 3516 section 4.2; also the
+    ``UTF8 (~{n})`` of RFC 6855 section 4), which may hold any octet, NUL
+    included.
+    """
 
     data: bytes
+    binary: bool = False
 
 
 Argument = Atom | Literal | str | bytes | int | Sequence["Argument"]
@@ -67,6 +73,8 @@ def _encode(
         if isinstance(argument, Literal) or not _QUOTABLE.fullmatch(raw):
             literal_plus = len(raw) <= non_sync_limit
             marker = b"{%d+}\r\n" if literal_plus else b"{%d}\r\n"
+            if isinstance(argument, Literal) and argument.binary:
+                current += b"~"
             current += marker % len(raw)
             if literal_plus:
                 current += raw

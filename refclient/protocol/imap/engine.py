@@ -109,6 +109,8 @@ class IMAPEngine:
         self._untagged_since_tagged = 0
         self.state = State.GREETING
         self.capabilities: frozenset[str] = frozenset()
+        #: Extensions the server said it enabled (``* ENABLED``, RFC 5161 section 3.2).
+        self.enabled: frozenset[str] = frozenset()
         self.findings: list[Finding] = []
         self._eof = False
 
@@ -201,6 +203,8 @@ class IMAPEngine:
             self._set_capabilities(event.code.values, line)
         if event.name == "CAPABILITY":
             self._set_capabilities(event.values, line)
+        elif event.name == "ENABLED":
+            self._set_enabled(event.values, line)
         elif event.name == "BYE" and not greeting and "LOGOUT" not in self._in_flight.values():
             self.findings.append(
                 _finding(
@@ -240,6 +244,34 @@ class IMAPEngine:
                 )
             )
         self.capabilities = names
+
+    def _set_enabled(self, values: Iterable[object], line: bytes) -> None:
+        names = frozenset(str(v).upper() for v in values if isinstance(v, str))
+        if "ENABLE" not in self._in_flight.values():
+            # RFC 5161 section 3.2: ENABLED is only a reply to ENABLE.
+            self.findings.append(
+                _finding(
+                    "imap.unsolicited-enabled",
+                    Severity.WARNING,
+                    "RFC 5161 section 3.2",
+                    "ENABLED response without an ENABLE command",
+                    line,
+                )
+            )
+            return
+        if "QRESYNC" in names:
+            names |= {"CONDSTORE"}  # RFC 7162 section 3.2.3: QRESYNC implies CONDSTORE
+        self.enabled |= names
+
+    @property
+    def utf8_accept(self) -> bool:
+        """Whether names and strings may be UTF-8 (RFC 6855 section 3, RFC 9051 section 6.3.1)."""
+        return bool({"UTF8=ACCEPT", "IMAP4REV2"} & self.enabled)
+
+    @property
+    def rev2(self) -> bool:
+        """Whether IMAP4rev2 was enabled (RFC 9051 appendix E: ESEARCH, no RECENT)."""
+        return "IMAP4REV2" in self.enabled
 
     def _advance(self, command: str) -> None:
         target = TRANSITIONS.get(command)

@@ -2,9 +2,9 @@
 
 Values use plain Python types: an atom is ``str`` (numbers, flags like
 ``\\Seen`` and section specs like ``BODY[HEADER]<0>`` included), a string
-(quoted or literal) is ``bytes``, NIL is ``None``, a parenthesized list is a
-``list``. Converting values to typed structures (ENVELOPE, BODYSTRUCTURE,
-FETCH items) is :mod:`refclient.protocol.imap.structures`' job.
+(quoted, literal or RFC 3516 literal8 ``~{n}``) is ``bytes``, NIL is
+``None``, a parenthesized list is a ``list``. Converting values to typed
+structures (ENVELOPE, BODYSTRUCTURE, FETCH items) is :mod:`refclient.protocol.imap.structures`' job.
 
 Nesting is bounded (a 10,000-level BODYSTRUCTURE is a RemoteProtocolError,
 not a RecursionError): lists are built with an explicit stack.
@@ -194,6 +194,13 @@ class _Reader:
         if char == 0x29:  # )
             self._pos += 1
             return _CLOSE
+        if (
+            char == 0x7E  # ~ of a literal8 (RFC 3516 section 4.2), the literal follows
+            and self._pos + 1 == len(line)
+            and self._index < len(self._frame.literals)
+        ):
+            self._pos += 1
+            return self._next_token()
         if char == 0x22:  # "
             match = _QUOTED.match(line, self._pos)
             if match is None:

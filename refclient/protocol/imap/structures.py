@@ -16,6 +16,8 @@ from refclient.findings import Finding, Severity
 from refclient.protocol.errors import RemoteProtocolError
 from refclient.protocol.imap.dates import parse_internal_date
 from refclient.protocol.imap.parser import Value
+from refclient.protocol.imap.utf7 import UTF7Error
+from refclient.protocol.imap.utf7 import decode as decode_utf7
 
 #: Deepest part nesting converted; the parser's own nesting bound is normally lower.
 MAX_PART_DEPTH = 200
@@ -262,6 +264,15 @@ class FetchData:
     envelope: Envelope | None = None
     bodystructure: BodyStructure | None = None
     modseq: int | None = None
+    #: RFC 8474 section 5: EMAILID and THREADID (None when NIL or not fetched).
+    email_id: str | None = None
+    thread_id: str | None = None
+    #: Gmail's X-GM-EXT-1: X-GM-MSGID, X-GM-THRID, X-GM-LABELS (labels as written, decoded).
+    gm_msgid: int | None = None
+    gm_thrid: int | None = None
+    gm_labels: tuple[str, ...] | None = None
+    #: ``BINARY.SIZE[part]`` values by part (RFC 3516 section 4.3), e.g. ``{"1": 42}``.
+    binary_sizes: dict[str, int] = field(default_factory=dict)
     #: Body sections by their name as the server wrote it, e.g. ``BODY[]``, ``BODY[HEADER]<0>``.
     sections: dict[str, bytes | None] = field(default_factory=dict)
     #: Items this parser does not type, raw.
@@ -276,6 +287,14 @@ class FetchData:
             if plain == wanted or (section == "" and upper == "RFC822"):
                 return data or b""
         raise KeyError(section)
+
+    def binary(self, part: str = "") -> bytes:
+        """The decoded octets of ``BINARY[part]`` (RFC 3516 section 4.2); raises KeyError."""
+        wanted = f"BINARY[{part.upper()}]"
+        for name, data in self.sections.items():
+            if name.upper().split("<", 1)[0] == wanted:
+                return data or b""
+        raise KeyError(part)
 
 
 def parse_fetch(number: int, value: list[Value], findings: list[Finding]) -> FetchData:
@@ -323,12 +342,44 @@ def _fetch_item(
         data.bodystructure = parse_bodystructure(item, findings)
     elif name == "MODSEQ":
         data.modseq = as_int(as_list(item)[0] if item else None, findings=findings, what="MODSEQ")
+    elif name in ("EMAILID", "THREADID"):
+        ident = None if item is None else _object_id(item, name)
+        setattr(data, "email_id" if name == "EMAILID" else "thread_id", ident)
+    elif name == "X-GM-MSGID":
+        data.gm_msgid = as_int(item, findings=findings, what=name)
+    elif name == "X-GM-THRID":
+        data.gm_thrid = as_int(item, findings=findings, what=name)
+    elif name == "X-GM-LABELS":
+        data.gm_labels = tuple(_label(label) for label in as_list(item))
+    elif name.startswith("BINARY.SIZE[") and name.endswith("]"):
+        data.binary_sizes[name[12:-1]] = as_int(item, findings=findings, what=name)
     elif _is_section(name):
         if isinstance(item, list):
             raise RemoteProtocolError(f"{name_value} is a list, not a string"[:200])
         data.sections[name_value] = item.encode() if isinstance(item, str) else item
     else:
         data.other[name_value] = item
+
+
+def _object_id(item: Value, name: str) -> str:
+    """``(M6d99ac3275bb4e)`` of RFC 8474 section 5: one atom in parentheses."""
+    inner = as_list(item)
+    text = as_text(inner[0]) if len(inner) == 1 else None
+    if not text:
+        raise RemoteProtocolError(f"malformed {name} {item!r}"[:200])
+    return text
+
+
+def _label(value: Value) -> str:
+    """A Gmail label: an atom (``\\Inbox``) or a string in modified UTF-7 or UTF-8."""
+    if isinstance(value, list):
+        raise RemoteProtocolError(f"X-GM-LABELS holds a list: {value!r}"[:200])
+    if isinstance(value, bytes):
+        try:
+            return decode_utf7(value)
+        except UTF7Error:
+            return value.decode("utf-8", "replace")
+    return value or ""
 
 
 def _is_section(name: str) -> bool:
@@ -346,11 +397,25 @@ def merge_fetch(first: FetchData, second: FetchData) -> FetchData:
     than one response; the later value of an item wins.
     """
     merged = FetchData(first.number)
-    for name in ("uid", "flags", "internal_date", "size", "envelope", "bodystructure", "modseq"):
+    for name in (
+        "uid",
+        "flags",
+        "internal_date",
+        "size",
+        "envelope",
+        "bodystructure",
+        "modseq",
+        "email_id",
+        "thread_id",
+        "gm_msgid",
+        "gm_thrid",
+        "gm_labels",
+    ):
         later = getattr(second, name)
         setattr(merged, name, later if later is not None else getattr(first, name))
     merged.sections = {**first.sections, **second.sections}
     merged.other = {**first.other, **second.other}
+    merged.binary_sizes = {**first.binary_sizes, **second.binary_sizes}
     return merged
 
 
