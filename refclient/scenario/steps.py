@@ -360,6 +360,19 @@ _SPECS: tuple[StepSpec, ...] = (
         line=Arg(kind=Kind.STRING, required=True, doc="The line."),
         session=_S("pop3"),
     ),
+    _spec(
+        "pop3.retr_many",
+        "RETR several messages, pipelined when PIPELINING is offered (RFC 2449); ``messages``.",
+        _POP3,
+        numbers=Arg(kind=Kind.LIST, required=True, doc="Message numbers."),
+        session=_S("pop3"),
+    ),
+    _spec(
+        "pop3.utf8",
+        "UTF8 (RFC 6856): UTF-8 mode, before login.",
+        _POP3,
+        session=_S("pop3"),
+    ),
     _spec("pop3.quit", "QUIT (commits deletions) and close.", _POP3, session=_S("pop3")),
     # -- SMTP -------------------------------------------------------------------------
     _connect("smtp", _SMTP),
@@ -371,6 +384,19 @@ _SPECS: tuple[StepSpec, ...] = (
         message=Arg(kind=Kind.ANY, required=True, doc="The message bytes (a variable)."),
         sender=Arg(kind=Kind.STRING, doc="Envelope sender (default: account 0 address)."),
         recipients=Arg(kind=Kind.STRINGS, doc="Envelope recipients (default: account 0)."),
+        dsn=Arg(
+            kind=Kind.MAPPING,
+            doc="Delivery status notifications (RFC 3461): ``ret`` (FULL or HDRS), ``envid``, "
+            "``notify`` (list: NEVER, or SUCCESS, FAILURE, DELAY), ``orcpt`` (true).",
+        ),
+        requiretls=Arg(
+            kind=Kind.BOOLEAN, default=False, doc="Ask for REQUIRETLS (RFC 8689) on MAIL FROM."
+        ),
+        chunking=Arg(
+            kind=Kind.BOOLEAN,
+            doc="True: send by BDAT (RFC 3030); false: by DATA; unset: BDAT for binary or "
+            "large messages when CHUNKING is offered.",
+        ),
         session=_S("smtp"),
     ),
     _spec(

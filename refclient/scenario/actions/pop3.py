@@ -20,7 +20,15 @@ async def connect(context: StepContext, args: dict[str, Any]) -> Mapping[str, An
         args["session"], POP3Session(context.url(args["endpoint"]), options=context.options)
     )
     await session.connect()
-    return connection_facts(session, session.capabilities, session.capabilities_before_tls)
+    facts = connection_facts(session, session.capabilities, session.capabilities_before_tls)
+    expire = session.expire
+    facts.update(
+        login_delay=session.login_delay,
+        expire=None if expire is None else ("NEVER" if expire.days is None else expire.days),
+        response_codes=session.response_codes,
+        utf8_user=session.utf8_user,
+    )
+    return facts
 
 
 async def login(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
@@ -51,6 +59,16 @@ async def top(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
 async def retr(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
     data = await _pop3(context, args).retr(int(args["number"]))
     return {"bytes": data, "size": len(data)}
+
+
+async def retr_many(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
+    found = await _pop3(context, args).retr_many([int(n) for n in args["numbers"]])
+    return {"messages": list(found), "count": len(found)}
+
+
+async def utf8(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
+    await _pop3(context, args).utf8()
+    return {}
 
 
 async def dele(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
@@ -91,5 +109,7 @@ ACTIONS: Mapping[str, Action] = {
     "pop3.rset": rset,
     "pop3.noop": noop,
     "pop3.raw": raw,
+    "pop3.retr_many": retr_many,
+    "pop3.utf8": utf8,
     "pop3.quit": quit_session,
 }

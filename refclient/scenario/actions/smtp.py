@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from refclient.protocol.smtp import DeliveryStatusRequest
 from refclient.scenario.actions.results import connection_facts
 from refclient.scenario.context import StepContext
 from refclient.scenario.steps import Action
@@ -33,10 +34,25 @@ async def send(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
     data = args["message"]
     if isinstance(data, str):
         data = data.encode("utf-8")
+    dsn = args.get("dsn")
     result = await _smtp(context, args).send(
-        data, sender=args.get("sender") or first, recipients=args.get("recipients") or [first]
+        data,
+        sender=args.get("sender") or first,
+        recipients=args.get("recipients") or [first],
+        dsn=None
+        if dsn is None
+        else DeliveryStatusRequest(
+            ret=dsn.get("ret"),
+            envid=dsn.get("envid"),
+            notify=None if dsn.get("notify") is None else tuple(dsn["notify"]),
+            orcpt=bool(dsn.get("orcpt")),
+        ),
+        requiretls=bool(args.get("requiretls")),
+        chunking=args.get("chunking"),
     )
     return {
+        "chunked": result.chunked,
+        "parameters": result.parameters,
         "accepted": result.accepted,
         "rejected": {rcpt: reply.code for rcpt, reply in result.rejected.items()},
         "code": result.reply.code if result.reply else None,
