@@ -102,15 +102,25 @@ def malicious_servers(
         yield servers, journal
 
 
-def fill(template: str, values: dict[str, str]) -> list[str]:
-    """The command line split as the platform's shell would, placeholders filled in."""
-    words = shlex.split(template, posix=os.name != "nt")
-    filled = []
-    for word in words:
+def fill(template: str, values: dict[str, str]) -> list[str] | str:
+    """The client command with its placeholders filled in, ready for ``subprocess``.
+
+    On POSIX the template is split as a shell would (``shlex``) and each word
+    filled. On Windows a program parses its own command line, so the string is
+    kept whole, as ``subprocess`` expects there, with each value quoted the way
+    ``CreateProcess`` reads it.
+    """
+    if os.name == "nt":
+        line = template
+        for name, value in values.items():
+            line = line.replace("{" + name + "}", subprocess.list2cmdline([value]))
+        return line
+    words = []
+    for word in shlex.split(template):
         for name, value in values.items():
             word = word.replace("{" + name + "}", value)  # noqa: PLW2901
-        filled.append(word)
-    return filled
+        words.append(word)
+    return words
 
 
 def run_case(

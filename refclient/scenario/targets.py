@@ -177,7 +177,8 @@ def _secret(entry: dict[str, Any], kind: str, where: str) -> str | None:
     if command:
         try:
             done = subprocess.run(
-                shlex.split(str(command), posix=os.name != "nt"),
+                # Windows programs parse their own command line: pass it whole there.
+                str(command) if os.name == "nt" else shlex.split(str(command)),
                 capture_output=True,
                 timeout=60,
                 check=False,
