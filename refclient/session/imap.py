@@ -32,6 +32,20 @@ from refclient.protocol.imap import utf7
 from refclient.protocol.imap.commands import Argument, Atom, Literal, sequence_set
 from refclient.protocol.imap.dates import format_internal_date
 from refclient.protocol.imap.engine import IMAPEngine, NeedData, State
+from refclient.protocol.imap.extensions import (
+    CopyUID,
+    ESearch,
+    QuotaResource,
+    parse_copyuid,
+    parse_esearch,
+    parse_list,
+    parse_object_id,
+    parse_quota,
+    parse_quotaroot,
+    parse_status,
+    parse_uid_set,
+    parse_vanished,
+)
 from refclient.protocol.imap.parser import (
     Continuation,
     Response,
@@ -51,6 +65,7 @@ from refclient.protocol.imap.structures import (
 from refclient.sasl import ClientMechanism, SaslError, choose_mechanism
 from refclient.session.base import Session
 from refclient.session.options import ClientOptions
+from refclient.transport.compress import DeflateError
 from refclient.urls import Security, ServerURL
 
 
@@ -77,6 +92,15 @@ class MailboxInfo:
     name: str
     delimiter: str | None
     attributes: frozenset[str]
+    #: LIST-STATUS items (RFC 5819) when asked with ``RETURN (STATUS (...))``.
+    status: dict[str, int] = field(default_factory=dict, compare=False)
+    #: CHILDINFO of RECURSIVEMATCH (RFC 5258 section 3.5), e.g. ``("SUBSCRIBED",)``.
+    childinfo: tuple[str, ...] = ()
+
+    @property
+    def subscribed(self) -> bool:
+        """Whether LIST-EXTENDED said ``\\Subscribed`` (RFC 5258 section 3.4)."""
+        return "\\SUBSCRIBED" in {a.upper() for a in self.attributes}
 
     @property
     def special_use(self) -> str | None:
@@ -106,13 +130,50 @@ class MailboxState:
     permanent_flags: tuple[str, ...] = ()
     highest_modseq: int | None = None
     read_only: bool = False
+    #: ``[MAILBOXID (...)]`` (RFC 8474 section 4.2).
+    mailbox_id: str | None = None
+    #: UIDs reported by ``* VANISHED`` while selected (RFC 7162 section 3.2.10), in order.
+    vanished: list[int] = field(default_factory=list)
+    #: ``VANISHED (EARLIER)`` UIDs of a QRESYNC SELECT or a FETCH ... VANISHED.
+    vanished_earlier: list[int] = field(default_factory=list)
+    #: FETCH responses of a QRESYNC SELECT: the messages changed since, by UID.
+    changed: dict[int, FetchData] = field(default_factory=dict)
+    #: The server's ``NOMODSEQ`` (RFC 7162 section 3.1.2.2): no mod-sequences here.
+    no_modseq: bool = False
+
+
+@dataclass(frozen=True)
+class QResync:
+    """What a client remembers of a mailbox for ``SELECT (QRESYNC ...)`` (RFC 7162 3.2.5)."""
+
+    uidvalidity: int
+    modseq: int
+    #: The UIDs the client knows (optional; lets the server narrow VANISHED).
+    known_uids: tuple[int, ...] = ()
+
+
+#: Re-IDLE before the 30-minute inactivity autologout (RFC 2177 section 3: "at least every 29
+#: minutes"); 28 leaves a margin for slow links.
+REIDLE_AFTER = 28 * 60.0
 
 
 class IMAPSession(Session):
     """An IMAP4rev1 client session."""
 
-    def __init__(self, url: ServerURL, *, options: ClientOptions | None = None) -> None:
+    def __init__(
+        self,
+        url: ServerURL,
+        *,
+        options: ClientOptions | None = None,
+        reidle_after: float = REIDLE_AFTER,
+    ) -> None:
         super().__init__(url, options=options)
+        if reidle_after <= 0:
+            raise ValueError("reidle_after must be positive")
+        #: Longest single IDLE before DONE and a new IDLE (RFC 2177 section 3).
+        self.reidle_after = reidle_after
+        #: How many IDLE commands the last :meth:`idle` call sent.
+        self.idle_rounds = 0
         limits = self.options.limits
         self.engine = IMAPEngine(
             max_line=limits.max_line,
@@ -138,6 +199,30 @@ class IMAPSession(Session):
     def auth_mechanisms(self) -> tuple[str, ...]:
         """SASL mechanisms offered now (``AUTH=`` capabilities)."""
         return tuple(sorted(c[5:] for c in self.capabilities if c.startswith("AUTH=")))
+
+    @property
+    def enabled(self) -> frozenset[str]:
+        """Extensions the server confirmed with ``* ENABLED`` (RFC 5161)."""
+        return self.engine.enabled
+
+    @property
+    def compressed(self) -> bool:
+        """Whether COMPRESS=DEFLATE is active (RFC 4978)."""
+        return self._stream is not None and self._stream.deflate is not None
+
+    @property
+    def append_limit(self) -> int | None:
+        """``APPENDLIMIT=n`` of the capabilities (RFC 7889 section 3), None when unbounded."""
+        for capability in self.capabilities:
+            if capability.startswith("APPENDLIMIT="):
+                value = capability.partition("=")[2]
+                return int(value) if value.isdigit() else None
+        return None
+
+    def require(self, capability: str) -> None:
+        """Fail unless the server offers ``capability`` (an extension command needs it)."""
+        if capability.upper() not in self.capabilities:
+            self.fail(errors.CommandFailed, f"the server does not offer {capability}")
 
     @property
     def authenticated(self) -> bool:
@@ -196,8 +281,17 @@ class IMAPSession(Session):
         box = self.mailbox
         if box is None:
             return
+        self._observe_box_code(box, response.code)
         if response.name == "FLAGS" and response.values:
             box.flags = tuple(str(flag) for flag in as_list(response.values[0]))
+        if response.name == "VANISHED":
+            vanished = parse_vanished(response)
+            if vanished.earlier:
+                box.vanished_earlier.extend(vanished.uids)
+            else:
+                # RFC 7162 section 3.2.10: each UID is one expunge, EXISTS drops accordingly.
+                box.vanished.extend(vanished.uids)
+                box.exists = max(0, box.exists - len(vanished.uids))
         if response.number is None:
             return
         if response.name == "EXISTS":
@@ -206,10 +300,41 @@ class IMAPSession(Session):
             box.recent = response.number
         elif response.name == "EXPUNGE":
             box.exists = max(0, box.exists - 1)
+        elif response.name == "FETCH":
+            self._observe_modseq(box, response)
+
+    @staticmethod
+    def _observe_box_code(box: MailboxState, code: ResponseCode | None) -> None:
+        """HIGHESTMODSEQ (RFC 7162 section 3.1.2.1), NOMODSEQ and MAILBOXID (RFC 8474)."""
+        if code is None:
+            return
+        if code.name == "HIGHESTMODSEQ" and code.values:
+            box.highest_modseq = as_int(code.values[0], what="HIGHESTMODSEQ")
+        elif code.name == "NOMODSEQ":
+            box.no_modseq = True
+        elif code.name == "MAILBOXID" and code.values:
+            box.mailbox_id = parse_object_id(code.values[0])
+
+    @staticmethod
+    def _observe_modseq(box: MailboxState, response: Untagged) -> None:
+        # RFC 7162 section 3.1.4: a FETCH's MODSEQ may exceed the HIGHESTMODSEQ known so far.
+        items = response.values[0] if len(response.values) == 1 else response.values
+        if not isinstance(items, list):
+            return
+        for index in range(0, len(items) - 1, 2):
+            if str(items[index]).upper() == "MODSEQ":
+                values = as_list(items[index + 1])
+                if len(values) == 1 and isinstance(values[0], str) and values[0].isdigit():
+                    modseq = int(values[0])
+                    if box.highest_modseq is None or modseq > box.highest_modseq:
+                        box.highest_modseq = modseq
 
     async def read(self) -> bytes:
         """As :meth:`Session.read`; a close after BYE names the server's reason."""
-        data = await self.stream.read(self.options.read_timeout)
+        try:
+            data = await self.stream.read(self.options.read_timeout)
+        except DeflateError as exc:
+            self.fail(errors.ProtocolViolation, str(exc))
         if not data:
             reason = f" after BYE: {self._bye}" if self._bye is not None else ""
             self.fail(errors.ConnectionLost, f"the server closed the connection{reason}")
@@ -267,6 +392,8 @@ class IMAPSession(Session):
                 continue  # recorded by the engine as imap.unknown-tag
             self.engine.abandon_command()
             self._observe_code(event.code, event.text)
+            if self.mailbox is not None and event.status == "OK":
+                self._observe_box_code(self.mailbox, event.code)
             result = Result(
                 tag,
                 event.status,
@@ -455,12 +582,18 @@ class IMAPSession(Session):
     # -- mailboxes -----------------------------------------------------------------------
 
     def _mailbox_argument(self, name: str) -> Argument:
+        if self.engine.utf8_accept:
+            # RFC 6855 section 3 / RFC 9051 section 5.1: names travel as UTF-8.
+            return name
         return utf7.encode(name).decode("ascii")
 
     def _mailbox_name(self, value: Value) -> str:
         raw = value.encode() if isinstance(value, str) else (value or b"")
         if not isinstance(raw, bytes):
             return str(value)
+        if self.engine.utf8_accept or not raw.isascii():
+            # After ENABLE UTF8=ACCEPT names are UTF-8, and "&" is just "&" (RFC 6855 3).
+            return raw.decode("utf-8", "replace")
         try:
             return utf7.decode(raw)
         except utf7.UTF7Error:
@@ -472,33 +605,108 @@ class IMAPSession(Session):
             result = await self._command(
                 "LIST", self._mailbox_argument(reference), self._mailbox_argument(pattern)
             )
+        return self._boxes(result)
+
+    async def list_extended(
+        self,
+        patterns: Sequence[str] = ("*",),
+        *,
+        selection: Sequence[str] = (),
+        returns: Sequence[str] = (),
+        status: Sequence[str] = (),
+        reference: str = "",
+    ) -> list[MailboxInfo]:
+        """LIST-EXTENDED (RFC 5258) with LIST-STATUS (RFC 5819).
+
+        ``selection`` holds options such as ``SUBSCRIBED``, ``RECURSIVEMATCH``,
+        ``SPECIAL-USE``; ``returns`` such as ``CHILDREN``, ``SUBSCRIBED``,
+        ``SPECIAL-USE``; ``status`` items add ``RETURN (STATUS (...))``.
+        """
+        self.require("LIST-EXTENDED")
+        if status:
+            self.require("LIST-STATUS")
+        arguments: list[Argument] = []
+        if selection:
+            arguments.append([Atom(option.upper()) for option in selection])
+        arguments.append(self._mailbox_argument(reference))
+        arguments.append([self._mailbox_argument(pattern) for pattern in patterns])
+        options: list[Argument] = [Atom(option.upper()) for option in returns]
+        if status:
+            options += [Atom("STATUS"), [Atom(item.upper()) for item in status]]
+        if options:
+            arguments += [Atom("RETURN"), options]
+        async with self.step("LIST"):
+            result = await self._command("LIST", *arguments)
+        return self._boxes(result)
+
+    def _boxes(self, result: Result) -> list[MailboxInfo]:
+        """The LIST responses, with the STATUS responses of LIST-STATUS attached."""
+        statuses: dict[str, dict[str, int]] = {}
+        for response in result.untagged:
+            if response.name == "STATUS":
+                name, items = parse_status(response)
+                statuses[self._mailbox_name(name)] = {
+                    key: as_int(value) for key, value in items.items() if _is_number(value)
+                }
         boxes = []
         for response in result.untagged:
-            if response.name != "LIST" or len(response.values) < 3:
+            if response.name != "LIST":
                 continue
-            attributes, delimiter, name = response.values[:3]
+            data = parse_list(response)
+            name = self._mailbox_name(data.name)
             boxes.append(
                 MailboxInfo(
-                    name=self._mailbox_name(name),
-                    delimiter=as_text(delimiter),
-                    attributes=frozenset(str(a) for a in as_list(attributes)),
+                    name=name,
+                    delimiter=data.delimiter,
+                    attributes=data.attributes,
+                    status=statuses.get(name, {}),
+                    childinfo=data.childinfo,
                 )
             )
         return boxes
 
-    async def select(self, mailbox: str, *, readonly: bool = False) -> MailboxState:
-        """SELECT or EXAMINE (RFC 3501 sections 6.3.1, 6.3.2)."""
+    async def select(
+        self,
+        mailbox: str,
+        *,
+        readonly: bool = False,
+        condstore: bool = False,
+        qresync: QResync | None = None,
+    ) -> MailboxState:
+        """SELECT or EXAMINE (RFC 3501 sections 6.3.1, 6.3.2).
+
+        ``condstore`` adds ``(CONDSTORE)`` (RFC 7162 section 3.1.8); ``qresync``
+        adds ``(QRESYNC (...))`` (RFC 7162 section 3.2.5), which needs
+        ``ENABLE QRESYNC`` first: the state then holds ``vanished_earlier`` and
+        the ``changed`` messages.
+        """
         command = "EXAMINE" if readonly else "SELECT"
+        arguments: list[Argument] = [self._mailbox_argument(mailbox)]
+        if qresync is not None:
+            if "QRESYNC" not in self.enabled:
+                self.fail(errors.CommandFailed, "SELECT (QRESYNC ...) needs ENABLE QRESYNC first")
+            known: list[Argument] = [qresync.uidvalidity, qresync.modseq]
+            if qresync.known_uids:
+                known.append(Atom(sequence_set(qresync.known_uids)))
+            arguments.append([Atom("QRESYNC"), known])
+        elif condstore:
+            self.require("CONDSTORE")
+            arguments.append([Atom("CONDSTORE")])
         async with self.step(command):
             # EXISTS and RECENT arrive before the tagged reply and update this state.
             self.mailbox = state = MailboxState(name=mailbox, read_only=readonly)
-            result = await self._command(command, self._mailbox_argument(mailbox), check=False)
+            result = await self._command(command, *arguments, check=False)
             if not result.ok:
                 # A failed SELECT leaves no mailbox selected (RFC 3501 section 6.3.1).
                 self.mailbox = None
                 self.fail(errors.CommandFailed, f"{command} failed: {result.status} {result.text}")
+            findings: list[Finding] = []
             for response in result.untagged:
                 code = response.code
+                if response.name == "FETCH" and response.number is not None:
+                    data = parse_fetch(response.number, response.values, findings)
+                    if data.uid is not None:
+                        state.changed[data.uid] = data
                 if response.name == "FLAGS" and response.values:
                     state.flags = tuple(str(f) for f in as_list(response.values[0]))
                 if code is None or not code.values:
@@ -509,31 +717,51 @@ class IMAPSession(Session):
                     state.uidnext = as_int(code.values[0])
                 elif code.name == "UNSEEN":
                     state.unseen = as_int(code.values[0])
-                elif code.name == "HIGHESTMODSEQ":
-                    state.highest_modseq = as_int(code.values[0])
                 elif code.name == "PERMANENTFLAGS":
                     state.permanent_flags = tuple(str(f) for f in as_list(code.values[0]))
+            for finding in findings:
+                self.record(finding)
             state.read_only = result.code == "READ-ONLY" or readonly
         return state
 
     async def status(self, mailbox: str, items: Sequence[str]) -> dict[str, int]:
-        """STATUS (RFC 3501 section 6.3.10)."""
+        """STATUS (RFC 3501 section 6.3.10); numeric items only (see :meth:`mailbox_id`)."""
+        raw = await self._status(mailbox, items)
+        return {key: as_int(value) for key, value in raw.items() if _is_number(value)}
+
+    async def _status(self, mailbox: str, items: Sequence[str]) -> dict[str, Value]:
         async with self.step("STATUS"):
             result = await self._command(
                 "STATUS", self._mailbox_argument(mailbox), [Atom(i) for i in items]
             )
-        found: dict[str, int] = {}
+        found: dict[str, Value] = {}
         for response in result.untagged:
-            if response.name == "STATUS" and len(response.values) >= 2:
-                pairs = as_list(response.values[1])
-                for index in range(0, len(pairs) - 1, 2):
-                    found[str(pairs[index]).upper()] = as_int(pairs[index + 1])
+            if response.name == "STATUS":
+                found.update(parse_status(response)[1])
         return found
 
-    async def create(self, mailbox: str) -> None:
-        """CREATE (RFC 3501 section 6.3.3)."""
+    async def mailbox_id(self, mailbox: str) -> str:
+        """STATUS (MAILBOXID) of RFC 8474 section 4.3."""
+        self.require("OBJECTID")
+        raw = await self._status(mailbox, ["MAILBOXID"])
+        if "MAILBOXID" not in raw:
+            self.fail(errors.ProtocolViolation, "STATUS answered without MAILBOXID")
+        return parse_object_id(raw["MAILBOXID"])
+
+    async def create(self, mailbox: str, *, special_use: str | None = None) -> str | None:
+        """CREATE (RFC 3501 section 6.3.3), with ``(USE (\\Sent))`` (RFC 6154 section 3).
+
+        Returns the ``[MAILBOXID]`` of the reply (RFC 8474 section 4.1), if any.
+        """
+        arguments: list[Argument] = [self._mailbox_argument(mailbox)]
+        if special_use is not None:
+            self.require("CREATE-SPECIAL-USE")
+            arguments.append([Atom("USE"), [Atom(special_use)]])
         async with self.step("CREATE"):
-            await self._command("CREATE", self._mailbox_argument(mailbox))
+            result = await self._command("CREATE", *arguments)
+        if result.code == "MAILBOXID" and result.code_values:
+            return parse_object_id(result.code_values[0])
+        return None
 
     async def delete(self, mailbox: str) -> None:
         """DELETE (RFC 3501 section 6.3.4)."""
@@ -557,19 +785,26 @@ class IMAPSession(Session):
     def _set(uids: Sequence[int] | str) -> Atom:
         return Atom(uids if isinstance(uids, str) else sequence_set(uids))
 
+    def _criteria(self, criteria: Sequence[str]) -> list[Argument]:
+        """Each criterion one token: keys and plain words as atoms, others quoted or literal."""
+        criteria = tuple(criteria) or ("ALL",)
+        arguments: list[Argument] = [
+            Atom(c) if c and c.isascii() and " " not in c and '"' not in c else c for c in criteria
+        ]
+        if not all(c.isascii() for c in criteria) and not self.engine.utf8_accept:
+            # RFC 6855 section 3: after ENABLE UTF8=ACCEPT, CHARSET must not be sent.
+            arguments[:0] = [Atom("CHARSET"), Atom("UTF-8")]
+        return arguments
+
     async def search(self, *criteria: str, uid: bool = True) -> list[int]:
         """SEARCH (RFC 3501 section 6.4.4); UIDs by default.
 
         Each criterion is one token: ``search("FROM", "Jörg Müller")``. Keys
         and plain words go as atoms, other strings quoted or as literals; a
-        non-ASCII criterion adds ``CHARSET UTF-8``.
+        non-ASCII criterion adds ``CHARSET UTF-8``. Under IMAP4rev2 the answer
+        is an ESEARCH response (RFC 9051 section 7.3.4), read the same way.
         """
-        criteria = criteria or ("ALL",)
-        arguments: list[Argument] = [
-            Atom(c) if c and c.isascii() and " " not in c and '"' not in c else c for c in criteria
-        ]
-        if not all(c.isascii() for c in criteria):
-            arguments[:0] = [Atom("CHARSET"), Atom("UTF-8")]
+        arguments = self._criteria(criteria)
         async with self.step("SEARCH"):
             if uid:
                 result = await self._command("UID", Atom("SEARCH"), *arguments)
@@ -580,13 +815,75 @@ class IMAPSession(Session):
             if response.name == "SEARCH":
                 # A trailing ``(MODSEQ n)`` (RFC 7162 section 3.1.5) is not a number.
                 found.extend(as_int(v) for v in response.values if isinstance(v, str | bytes))
+            elif response.name == "ESEARCH":
+                esearch = parse_esearch(response)
+                if esearch.tag in (None, result.tag):
+                    found.extend(esearch.all or ())
         return found
 
-    async def fetch(self, uids: Sequence[int] | str, items: Sequence[str]) -> dict[int, FetchData]:
-        """UID FETCH (RFC 3501 section 6.4.5); results keyed by UID."""
-        wanted = [Atom(item) for item in items]
+    async def esearch(
+        self, *criteria: str, returns: Sequence[str] = ("ALL",), uid: bool = True
+    ) -> ESearch:
+        """SEARCH RETURN (...) (RFC 4731; ``SAVE`` of RFC 5182 keeps the result as ``$``).
+
+        With only ``SAVE`` the server sends no ESEARCH: the result is empty.
+        """
+        wanted = {item.upper() for item in returns}
+        self.require("SEARCHRES" if wanted == {"SAVE"} else "ESEARCH")
+        if "SAVE" in wanted:
+            self.require("SEARCHRES")
+        arguments: list[Argument] = [Atom("RETURN"), [Atom(item.upper()) for item in returns]]
+        arguments += self._criteria(criteria)
+        async with self.step("SEARCH"):
+            if uid:
+                result = await self._command("UID", Atom("SEARCH"), *arguments)
+            else:
+                result = await self._command("SEARCH", *arguments)
+        for response in result.untagged:
+            if response.name == "ESEARCH":
+                found = parse_esearch(response)
+                if found.tag is None or found.tag == result.tag:
+                    return found
+            elif response.name == "SEARCH":
+                self.record(
+                    Finding(
+                        id="imap.search-instead-of-esearch",
+                        severity=Severity.ERROR,
+                        reference="RFC 4731 section 3.1",
+                        message="SEARCH RETURN answered with SEARCH, not ESEARCH",
+                    )
+                )
+        return ESearch(tag=result.tag, uid=uid)
+
+    async def fetch(
+        self,
+        uids: Sequence[int] | str,
+        items: Sequence[str],
+        *,
+        changedsince: int | None = None,
+        vanished: bool = False,
+    ) -> dict[int, FetchData]:
+        """UID FETCH (RFC 3501 section 6.4.5); results keyed by UID.
+
+        ``changedsince`` adds the CONDSTORE modifier (RFC 7162 section 3.1.4.1);
+        ``vanished`` the QRESYNC one (section 3.2.6), whose ``VANISHED
+        (EARLIER)`` UIDs land in ``mailbox.vanished_earlier``.
+        """
+        wanted: list[Argument] = [Atom(item) for item in items]
+        arguments: list[Argument] = [Atom("FETCH"), self._set(uids), wanted]
+        if vanished and changedsince is None:
+            raise ValueError("VANISHED needs CHANGEDSINCE (RFC 7162 section 3.2.6)")
+        if changedsince is not None:
+            modifiers: list[Argument] = [Atom("CHANGEDSINCE"), changedsince]
+            if vanished:
+                if "QRESYNC" not in self.enabled:
+                    self.fail(errors.CommandFailed, "FETCH ... VANISHED needs ENABLE QRESYNC")
+                modifiers.append(Atom("VANISHED"))
+            else:
+                self.require("CONDSTORE")
+            arguments.append(modifiers)
         async with self.step("FETCH"):
-            result = await self._command("UID", Atom("FETCH"), self._set(uids), wanted)
+            result = await self._command("UID", *arguments)
             fetched: dict[int, FetchData] = {}
             findings: list[Finding] = []
             for response in result.untagged:
@@ -625,6 +922,17 @@ class IMAPSession(Session):
         except KeyError:
             self.fail(errors.ProtocolViolation, f"FETCH of UID {uid} returned no body")
 
+    async def fetch_binary(self, uid: int, part: str = "") -> bytes:
+        """``BINARY.PEEK[part]`` (RFC 3516 section 4.2): the part's decoded octets."""
+        self.require("BINARY")
+        fetched = await self.fetch([uid], [f"BINARY.PEEK[{part}]"])
+        if uid not in fetched:
+            self.fail(errors.CommandFailed, f"no message with UID {uid}")
+        try:
+            return fetched[uid].binary(part)
+        except KeyError:
+            self.fail(errors.ProtocolViolation, f"FETCH of UID {uid} returned no BINARY[{part}]")
+
     async def append(
         self,
         mailbox: str,
@@ -632,14 +940,36 @@ class IMAPSession(Session):
         *,
         flags: Sequence[str] = (),
         internal_date: datetime | None = None,
+        utf8: bool = False,
+        binary: bool = False,
     ) -> int | None:
-        """APPEND (RFC 3501 section 6.3.11); the new UID when the server says (UIDPLUS)."""
+        """APPEND (RFC 3501 section 6.3.11); the new UID when the server says (UIDPLUS).
+
+        ``utf8`` sends ``UTF8 (~{n})`` (RFC 6855 section 4; needs ENABLE
+        UTF8=ACCEPT), ``binary`` a literal8 (RFC 3516 section 4.4). A message
+        over the server's APPENDLIMIT (RFC 7889) is refused here, unsent.
+        """
+        limit = self.append_limit
+        if limit is not None and len(data) > limit:
+            self.fail(
+                errors.CommandFailed,
+                f"message of {len(data)} octets is over the server's APPENDLIMIT of {limit} "
+                "(RFC 7889 section 3): not sent",
+            )
         arguments: list[Argument] = [self._mailbox_argument(mailbox)]
         if flags:
             arguments.append([Atom(flag) for flag in flags])
         if internal_date is not None:
             arguments.append(format_internal_date(internal_date))
-        arguments.append(Literal(data))
+        if utf8:
+            if not self.engine.utf8_accept:
+                self.fail(errors.CommandFailed, "APPEND UTF8 needs ENABLE UTF8=ACCEPT first")
+            arguments += [Atom("UTF8"), [Literal(data, binary=True)]]
+        elif binary:
+            self.require("BINARY")
+            arguments.append(Literal(data, binary=True))
+        else:
+            arguments.append(Literal(data))
         async with self.step("APPEND"):
             result = await self._command("APPEND", *arguments)
         if result.code == "APPENDUID" and len(result.code_values) >= 2:
@@ -647,19 +977,119 @@ class IMAPSession(Session):
         return None
 
     async def store(
-        self, uids: Sequence[int] | str, flags: Sequence[str], *, mode: str = "+"
-    ) -> None:
-        """UID STORE (RFC 3501 section 6.4.6): ``mode`` is ``+``, ``-`` or ``""`` (replace)."""
+        self,
+        uids: Sequence[int] | str,
+        flags: Sequence[str],
+        *,
+        mode: str = "+",
+        unchangedsince: int | None = None,
+    ) -> list[int]:
+        """UID STORE (RFC 3501 section 6.4.6): ``mode`` is ``+``, ``-`` or ``""`` (replace).
+
+        With ``unchangedsince`` (RFC 7162 section 3.1.3) the UIDs the server
+        left alone because they changed since are returned (``[MODIFIED]``).
+        """
         if mode not in ("+", "-", ""):
             raise ValueError(f"bad STORE mode {mode!r}")
+        arguments: list[Argument] = [Atom("STORE"), self._set(uids)]
+        if unchangedsince is not None:
+            self.require("CONDSTORE")
+            arguments.append([Atom("UNCHANGEDSINCE"), unchangedsince])
+        arguments += [Atom(f"{mode}FLAGS.SILENT"), [Atom(flag) for flag in flags]]
         async with self.step("STORE"):
-            await self._command(
-                "UID",
-                Atom("STORE"),
-                self._set(uids),
-                Atom(f"{mode}FLAGS.SILENT"),
-                [Atom(flag) for flag in flags],
+            result = await self._command("UID", *arguments)
+        if result.code == "MODIFIED" and result.code_values:
+            return parse_uid_set(as_text(result.code_values[0]) or "")
+        return []
+
+    async def move(self, uids: Sequence[int] | str, mailbox: str) -> CopyUID | None:
+        """UID MOVE (RFC 6851); the ``[COPYUID]`` mapping when the server sends one.
+
+        RFC 6851 section 4.3 puts COPYUID in an untagged OK before the
+        expunges; some servers put it on the tagged OK instead: both count.
+        """
+        self.require("MOVE")
+        async with self.step("MOVE"):
+            result = await self._command(
+                "UID", Atom("MOVE"), self._set(uids), self._mailbox_argument(mailbox)
             )
+        codes = [r.code for r in result.untagged if r.name == "OK" and r.code is not None]
+        if result.code == "COPYUID":
+            codes.append(ResponseCode("COPYUID", result.code_values))
+        for code in codes:
+            if code.name == "COPYUID":
+                return parse_copyuid(code)
+        return None
+
+    async def uid_expunge(self, uids: Sequence[int] | str) -> None:
+        """UID EXPUNGE (RFC 4315 section 2.1): only these UIDs, if marked \\Deleted."""
+        self.require("UIDPLUS")
+        async with self.step("EXPUNGE"):
+            await self._command("UID", Atom("EXPUNGE"), self._set(uids))
+
+    async def enable(self, *extensions: str) -> frozenset[str]:
+        """ENABLE (RFC 5161); what this command's ``* ENABLED`` newly confirmed."""
+        self.require("ENABLE")
+        before = self.enabled
+        async with self.step("ENABLE"):
+            await self._command("ENABLE", *[Atom(name) for name in extensions])
+        return self.enabled - before
+
+    async def compress(self) -> None:
+        """COMPRESS DEFLATE (RFC 4978): both directions deflated from the tagged OK on."""
+        self.require("COMPRESS=DEFLATE")
+        if self.compressed:
+            self.fail(errors.CommandFailed, "COMPRESS is already active")
+        async with self.step("COMPRESS"):
+            await self._command("COMPRESS", Atom("DEFLATE"))
+            # Octets after the tagged OK are already compressed (RFC 4978 section 3).
+            rest = self.engine.take_unread()
+            self.stream.start_deflate()
+            deflate = self.stream.deflate
+            if rest and deflate is not None:
+                try:
+                    self.engine.receive_data(deflate.decompress(rest))
+                except DeflateError as exc:
+                    self.fail(errors.ProtocolViolation, str(exc))
+
+    async def quota_root(self, mailbox: str) -> dict[str, dict[str, QuotaResource]]:
+        """GETQUOTAROOT (RFC 9208 section 4.3): each root of the mailbox with its resources."""
+        self.require("QUOTA")
+        async with self.step("GETQUOTAROOT"):
+            result = await self._command("GETQUOTAROOT", self._mailbox_argument(mailbox))
+        roots: dict[str, dict[str, QuotaResource]] = {}
+        for response in result.untagged:
+            if response.name == "QUOTAROOT":
+                for root in parse_quotaroot(response)[1]:
+                    roots.setdefault(root, {})
+        for response in result.untagged:
+            if response.name == "QUOTA":
+                root, resources = parse_quota(response)
+                roots[root] = resources
+        return roots
+
+    async def quota(self, root: str = "") -> dict[str, QuotaResource]:
+        """GETQUOTA (RFC 9208 section 4.2): the root's resources."""
+        self.require("QUOTA")
+        async with self.step("GETQUOTA"):
+            result = await self._command("GETQUOTA", root)
+        for response in result.untagged:
+            if response.name == "QUOTA":
+                return parse_quota(response)[1]
+        return {}
+
+    async def set_quota(self, root: str, limits: dict[str, int]) -> dict[str, QuotaResource]:
+        """SETQUOTA (RFC 9208 section 4.1): the limits the server then reports."""
+        self.require("QUOTASET")
+        pairs: list[Argument] = []
+        for name, limit in limits.items():
+            pairs += [Atom(name.upper()), limit]
+        async with self.step("SETQUOTA"):
+            result = await self._command("SETQUOTA", root, pairs)
+        for response in result.untagged:
+            if response.name == "QUOTA":
+                return parse_quota(response)[1]
+        return {}
 
     async def copy(self, uids: Sequence[int] | str, mailbox: str) -> None:
         """UID COPY (RFC 3501 section 6.4.7)."""
@@ -686,27 +1116,42 @@ class IMAPSession(Session):
             return (await self._command("NOOP")).untagged
 
     async def idle(self, timeout: float) -> list[Untagged]:
-        """IDLE (RFC 2177) for ``timeout`` seconds, then DONE; the updates received meanwhile.
+        """IDLE (RFC 2177) for ``timeout`` seconds in all; the updates received meanwhile.
 
+        No single IDLE lasts longer than ``reidle_after`` seconds: then DONE
+        and a new IDLE, so the server's 30-minute inactivity timer never
+        fires (RFC 2177 section 3). ``idle_rounds`` counts the IDLE commands.
         Updates may arrive before the server's ``+``; a server refusing IDLE
         with a tagged NO or BAD is a :class:`~refclient.errors.CommandFailed`.
         """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        updates: list[Untagged] = []
+        self.idle_rounds = 0
         async with self.step("IDLE"):
             if "IDLE" not in self.capabilities:
                 self.fail(errors.CommandFailed, "the server does not offer IDLE")
-            tag, data = self.engine.send("IDLE")
-            self.stream.write(data)
-            updates: list[Untagged] = []
-            while not isinstance(event := await self._next(), Continuation):
-                if isinstance(event, Tagged) and event.tag == tag:
-                    self.fail(errors.CommandFailed, f"IDLE refused: {event.status} {event.text}")
-                if isinstance(event, Untagged):
-                    self._observe(event)
-                    updates.append(event)
-            updates += await self._updates_for(timeout)
-            self.stream.write(self.engine.send_line(b"DONE"))
-            result = await self._complete(tag, "IDLE")
-            return updates + result.untagged
+            while True:
+                remaining = deadline - loop.time()
+                updates += await self._idle_once(min(max(remaining, 0.0), self.reidle_after))
+                if deadline - loop.time() <= 0:
+                    return updates
+
+    async def _idle_once(self, seconds: float) -> list[Untagged]:
+        self.idle_rounds += 1
+        tag, data = self.engine.send("IDLE")
+        self.stream.write(data)
+        updates: list[Untagged] = []
+        while not isinstance(event := await self._next(), Continuation):
+            if isinstance(event, Tagged) and event.tag == tag:
+                self.fail(errors.CommandFailed, f"IDLE refused: {event.status} {event.text}")
+            if isinstance(event, Untagged):
+                self._observe(event)
+                updates.append(event)
+        updates += await self._updates_for(seconds)
+        self.stream.write(self.engine.send_line(b"DONE"))
+        result = await self._complete(tag, "IDLE")
+        return updates + result.untagged
 
     async def _updates_for(self, seconds: float) -> list[Untagged]:
         """The untagged responses that arrive within ``seconds``."""
@@ -729,3 +1174,7 @@ class IMAPSession(Session):
             tag, data = self.engine.send_raw(command.encode("utf-8"))
             self.stream.write(data)
             return await self._complete(tag, command, check=False)
+
+
+def _is_number(value: Value) -> bool:
+    return isinstance(value, str | bytes) and value.isdigit()
