@@ -25,6 +25,7 @@ from fakeservers.profiles.model import (
     SmtpProfile,
 )
 from fakeservers.rules import RuleBook, RuleError, RuleSet, rule_from_data
+from fakeservers.rules.loading import unknown_key
 
 DEFAULT_PROFILE = "default"
 
@@ -167,11 +168,9 @@ def profile_from_data(data: Any, *, where: str) -> Profile:
 def _mapping(value: Any, where: str, keys: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ProfileError(f"{where}: must be a mapping")
-    for key in value:
-        if key not in keys:
-            close = difflib.get_close_matches(str(key), keys, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ProfileError(f"{where}: unknown key {key!r}{hint}")
+    unknown = unknown_key(value, keys)
+    if unknown is not None:
+        raise ProfileError(f"{where}: {unknown}")
     return dict(value)
 
 

@@ -48,6 +48,20 @@ _ACTION_KEYS = (
 _KEYS = ("name", "event", "description", *_MATCH_KEYS, *_ACTION_KEYS)
 
 
+def unknown_key(data: Mapping[Any, Any], allowed: Sequence[str]) -> str | None:
+    """``unknown key 'x'; did you mean 'y'?`` for the first key not allowed, else None.
+
+    Shared by every data file of the fake servers (rules, profiles, quirks),
+    so that a typo is always named the same way.
+    """
+    for key in data:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            return f"unknown key {key!r}{hint}"
+    return None
+
+
 class RuleError(ValueError):
     """A rule could not be read; the message names the rule and the key."""
 
@@ -96,11 +110,9 @@ def rule_from_data(data: Any, index: int = 1) -> Rule:
     where = f"rule {name!r}"
     if not isinstance(name, str) or not name:
         raise RuleError(f"rule {index}: name must be a non-empty string")
-    for key in data:
-        if key not in _KEYS:
-            close = difflib.get_close_matches(str(key), _KEYS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise RuleError(f"{where}: unknown key {key!r}{hint}")
+    unknown = unknown_key(data, _KEYS)
+    if unknown is not None:
+        raise RuleError(f"{where}: {unknown}")
     reader = _Reader(data, where)
     event_name = reader.text("event", required=True)
     try:
