@@ -259,6 +259,17 @@ class IMAPEngine:
                 )
             )
             return
+        unadvertised = sorted(names - self.capabilities)
+        if unadvertised:
+            self.findings.append(
+                _finding(
+                    "imap.enabled-not-advertised",
+                    Severity.WARNING,
+                    "RFC 5161 section 3.1",
+                    f"ENABLED lists {' '.join(unadvertised)}, which CAPABILITY does not",
+                    line,
+                )
+            )
         if "QRESYNC" in names:
             names |= {"CONDSTORE"}  # RFC 7162 section 3.2.3: QRESYNC implies CONDSTORE
         self.enabled |= names
