@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fakeservers.audit.cases import AttackCase
 from fakeservers.audit.journal import Entry, Journal
@@ -82,24 +83,66 @@ def malicious_servers(
     host: str = "127.0.0.1",
     accounts: Sequence[AccountSpec] = (AccountSpec(USER, PASSWORD),),
 ) -> Iterator[tuple[FakeMailServers, Journal]]:
-    """Fake servers playing ``case``, with a journal of everything clients do."""
-    journal = Journal()
-    ruleset = ruleset_from_data([dict(rule) for rule in case.rules])
+    """Fake servers playing ``case``, with a journal of everything clients do.
+
+    For a referral case a decoy server set (IMAP only) runs too, its journal
+    included in the main one, and the rules refer to it.
+    """
+    with contextlib.ExitStack() as stack:
+        rules = [dict(rule) for rule in case.rules]
+        journal = Journal()
+        if case.referral is not None:
+            decoy_journal = Journal(server="decoy")
+            decoy = stack.enter_context(_decoy(case, decoy_journal, pki, host, accounts))
+            journal.include(decoy_journal)
+            port = decoy.endpoints["imaps"].port
+            path = "INBOX" if case.referral == "select" else ""
+            url = f"imaps://{accounts[0].user.replace('@', '%40')}@{host}:{port}/{path}"
+            rules = [_with_referral(rule, url) for rule in rules]
+        servers = _servers(case, rules, journal, pki, host=host, accounts=accounts)
+        yield stack.enter_context(servers), journal
+
+
+def _with_referral(rule: dict[str, Any], url: str) -> dict[str, Any]:
+    """The rule with ``{referral}`` in its replacement text filled in."""
+    replace = dict(rule["replace"])
+    replace["with"] = replace["with"].replace("{referral}", url)
+    return {**rule, "replace": replace}
+
+
+def _decoy(
+    case: AttackCase,
+    journal: Journal,
+    pki: TestPKI | None,
+    host: str,
+    accounts: Sequence[AccountSpec],
+) -> FakeMailServers:
+    """The server a referral points to: it only records who comes."""
+    ruleset = ruleset_from_data([])
+    ruleset.journal = journal
+    ports = {spec.name: (0 if spec.name == "imaps" else None) for spec in ENDPOINTS}
+    config = server_config("default", rules=ruleset)
+    return FakeMailServers(host=host, ports=ports, config=config, accounts=accounts, pki=pki)
+
+
+def _servers(
+    case: AttackCase,
+    rules: list[dict[str, Any]],
+    journal: Journal,
+    pki: TestPKI | None,
+    *,
+    host: str,
+    accounts: Sequence[AccountSpec],
+) -> FakeMailServers:
+    ruleset = ruleset_from_data(rules)
     ruleset.journal = journal
     config = server_config("default", rules=ruleset)
     ports: dict[str, int | None] = {
         spec.name: (0 if spec.protocol == case.protocol else None) for spec in ENDPOINTS
     }
-    servers = FakeMailServers(
-        host=host,
-        ports=ports,
-        config=config,
-        accounts=accounts,
-        pki=pki,
-        tls=case.tls,
+    return FakeMailServers(
+        host=host, ports=ports, config=config, accounts=accounts, pki=pki, tls=case.tls
     )
-    with servers:
-        yield servers, journal
 
 
 def fill(template: str, values: dict[str, str]) -> list[str] | str:

@@ -46,6 +46,9 @@ class AttackCase:
     forbidden: tuple[str, ...] = ()
     #: The well-behaved server every run starts with; the client must log in over TLS.
     control: bool = False
+    #: A referral case: a decoy server is started, and ``{referral}`` in the rules
+    #: becomes its URL (``login`` refers the whole server, ``select`` one mailbox).
+    referral: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -353,6 +356,48 @@ def _cases_for(d: _Dialect) -> list[AttackCase]:
                     },
                 ),
                 markers=(MARKER, "4242"),
+            ),
+            AttackCase(
+                id="imap-referral-login",
+                protocol=p,
+                family="referral",
+                title="LOGIN answered with a referral to another server",
+                misbehaviour="a failed LOGIN carries [REFERRAL imap://...] to a server the attacker runs",
+                correct="never follow a referral: no connection to, and no credentials for, the other server",
+                source="RFC 2221 section 4.1 (login referrals); DESIGN: referrals are never followed",
+                endpoint="imaps",
+                rules=(
+                    {
+                        "event": "response",
+                        "verb": ["LOGIN", "AUTHENTICATE"],
+                        "replace": {
+                            "pattern": r"(?m)^(\S+) OK[^\r\n]*",
+                            "with": r"\1 NO [REFERRAL {referral}] Log in there",
+                        },
+                    },
+                ),
+                referral="login",
+            ),
+            AttackCase(
+                id="imap-referral-select",
+                protocol=p,
+                family="referral",
+                title="SELECT answered with a referral to another server",
+                misbehaviour="SELECT INBOX carries [REFERRAL imap://.../INBOX] to a server the attacker runs",
+                correct="never follow a referral: no connection to, and no credentials for, the other server",
+                source="RFC 2193 section 4.1 (mailbox referrals)",
+                endpoint="imaps",
+                rules=(
+                    {
+                        "event": "response",
+                        "verb": ["SELECT", "EXAMINE"],
+                        "replace": {
+                            "pattern": r"(?m)^(\S+) OK[^\r\n]*",
+                            "with": r"\1 NO [REFERRAL {referral}] Mailbox moved",
+                        },
+                    },
+                ),
+                referral="select",
             ),
             AttackCase(
                 id="imap-logindisabled-after-tls",

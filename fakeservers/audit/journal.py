@@ -38,16 +38,24 @@ class Entry:
     data: bytes
     tls: bool
     at: float
+    #: Which server set saw it: ``main``, or ``decoy`` (where a referral pointed).
+    server: str = "main"
 
 
 class Journal:
     """The bounded, thread-safe record of every session of one server set."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, server: str = "main") -> None:
+        self.server = server
         self._lock = threading.Lock()
         self._entries: list[Entry] = []
         self._sessions = itertools.count(1)
+        self._included: list[Journal] = []
         self.dropped = 0
+
+    def include(self, other: Journal) -> None:
+        """Make :meth:`entries` also return ``other``'s (a decoy server's journal)."""
+        self._included.append(other)
 
     def new_session(self) -> int:
         """A number for a new session."""
@@ -58,7 +66,16 @@ class Journal:
         self, session: int, protocol: str, kind: str, *, verb: str | None, data: bytes, tls: bool
     ) -> None:
         """Append one entry (or count it as dropped past the bound)."""
-        entry = Entry(session, protocol, kind, verb, bytes(data[:MAX_DATA]), tls, time.monotonic())
+        entry = Entry(
+            session,
+            protocol,
+            kind,
+            verb,
+            bytes(data[:MAX_DATA]),
+            tls,
+            time.monotonic(),
+            self.server,
+        )
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 self.dropped += 1
@@ -70,6 +87,9 @@ class Journal:
         self.record(0, protocol, "hello", verb=None, data=b"", tls=False)
 
     def entries(self) -> list[Entry]:
-        """A copy of every entry so far, in order."""
+        """A copy of every entry so far (with those of included journals), in time order."""
         with self._lock:
-            return list(self._entries)
+            own = list(self._entries)
+        for other in self._included:
+            own += other.entries()
+        return sorted(own, key=lambda entry: entry.at)

@@ -124,11 +124,18 @@ def judge(
         return _judge_control(case, entries, hidden)
     exposure: list[str] = _exposed_in_octets(case, entries, hidden)
     breaches: list[str] = []
+    decoy = [entry for entry in entries if entry.server == "decoy"]
+    if any(entry.kind == "accept" for entry in decoy):
+        breaches.append(
+            "*: connected to the server a referral pointed to (referrals are never followed)"
+        )
     for entry in commands:
         verb = (entry.verb or "").upper()
         line = f"C: {redact(entry.data, hidden)}"
-        trusted = entry.tls and case.trusted_tls
+        trusted = entry.tls and case.trusted_tls and entry.server != "decoy"
         where = "in clear text" if not entry.tls else "over TLS with a certificate it should reject"
+        if entry.server == "decoy":
+            where = "to the server a referral pointed to"
         carries_secret = any(secret.encode() in entry.data for secret in hidden if secret)
         if not trusted and (verb in CREDENTIALS or carries_secret):
             exposure.append(f"{line}   (credentials sent {where})")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import poplib
+import re
 import smtplib
 import ssl
 import sys
@@ -99,11 +100,29 @@ def careful(url: str, user: str, password: str, ca_file: str) -> None:
         smtp.quit()
 
 
+def follows_referrals(url: str, user: str, password: str, ca_file: str) -> None:
+    """Verifies TLS, but follows a login referral (RFC 2221) wherever it points."""
+    parts = urlsplit(url)
+    context = ssl.create_default_context(cafile=ca_file)
+    imap = imaplib.IMAP4_SSL(parts.hostname or "127.0.0.1", parts.port or 0, ssl_context=context)
+    try:
+        imap.login(user, password)
+    except imaplib.IMAP4.error as error:
+        found = re.search(r"REFERRAL (\S+)\]", str(error))
+        if found is None:
+            raise
+        other = urlsplit(found.group(1))
+        host, port = other.hostname or "127.0.0.1", other.port or 0
+        imaplib.IMAP4_SSL(host, port, ssl_context=context).login(user, password)
+
+
 if __name__ == "__main__":
     mode, url, user, password, ca_file = sys.argv[1:6]
     try:
         if mode == "naive":
             naive(url, user, password)
+        elif mode == "follows-referrals":
+            follows_referrals(url, user, password, ca_file)
         else:
             careful(url, user, password, ca_file)
     except Exception as error:

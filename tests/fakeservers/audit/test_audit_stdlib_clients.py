@@ -52,6 +52,15 @@ def test_naive_is_caught_and_careful_is_safe(
     assert careful.judgement.verdict is Verdict.SAFE, careful.to_dict()
 
 
+def test_a_client_that_follows_a_referral_is_caught(mail_pki: TestPKI) -> None:
+    case = case_by_id("imap-referral-login")
+    caught = run_case(case, command("follows-referrals"), timeout=20, pki=mail_pki, settle=0.1)
+    assert caught.judgement.verdict is Verdict.VULNERABLE, caught.to_dict()
+    assert "to the server a referral pointed to" in caught.judgement.evidence[0]
+    careful = run_case(case, command("careful"), timeout=20, pki=mail_pki, settle=0.1)
+    assert careful.judgement.verdict is Verdict.SAFE, careful.to_dict()
+
+
 def test_a_client_that_never_connects_is_inconclusive(mail_pki: TestPKI) -> None:
     silent = f'"{sys.executable}" -c pass'
     run = run_case(
