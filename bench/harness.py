@@ -9,6 +9,7 @@ the baseline peer.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import sys
@@ -21,6 +22,37 @@ from typing import Any
 Peer = Callable[[], object]
 
 
+@dataclass(frozen=True)
+class Target:
+    """One performance target of the issue: a measured value that must stay at or under a limit."""
+
+    name: str
+    value: float
+    limit: float
+    unit: str = ""
+
+    @property
+    def met(self) -> bool:
+        """Whether the value is within the limit."""
+        return self.value <= self.limit
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "name": self.name,
+            "value": self.value,
+            "limit": self.limit,
+            "unit": self.unit,
+            "met": self.met,
+        }
+
+    def render(self) -> str:
+        """One line: value, limit, verdict."""
+        verdict = "met" if self.met else "NOT met"
+        limit = f"limit {self.limit:g}{self.unit}"
+        return f"{self.name}: {self.value:.3g}{self.unit} ({limit}) {verdict}"
+
+
 @dataclass
 class Result:
     """The measured times of one benchmark."""
@@ -29,6 +61,20 @@ class Result:
     baseline: str
     rounds: dict[str, list[float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Measurements other than wall time, per peer (RSS, latency percentiles, throughput).
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    targets: list[Target] = field(default_factory=list)
+
+    def metric(self, peer: str, name: str, value: float) -> None:
+        """Record ``name`` of ``peer``, keeping the largest value seen over the rounds."""
+        values = self.metrics.setdefault(peer, {})
+        values[name] = max(value, values.get(name, value))
+
+    def target(self, name: str, value: float, limit: float, unit: str = "") -> Target:
+        """Record a target's verdict (value at or under ``limit``)."""
+        target = Target(name, value, limit, unit)
+        self.targets.append(target)
+        return target
 
     def median(self, peer: str) -> float:
         """Median seconds of ``peer``."""
@@ -48,10 +94,12 @@ class Result:
                     "median_s": self.median(peer),
                     "ratio_to_baseline": self.ratio(peer),
                     "rounds_s": times,
+                    **({"metrics": self.metrics[peer]} if peer in self.metrics else {}),
                 }
                 for peer, times in self.rounds.items()
             },
             "notes": self.notes,
+            "targets": [target.to_dict() for target in self.targets],
         }
 
     def render(self) -> str:
@@ -61,7 +109,11 @@ class Result:
             lines.append(
                 f"  {peer:<28} median {self.median(peer) * 1000:9.1f} ms"
                 f"   ratio {self.ratio(peer):5.2f}"
+                + "".join(
+                    f"   {name} {value:.4g}" for name, value in self.metrics.get(peer, {}).items()
+                )
             )
+        lines.extend(f"  target: {target.render()}" for target in self.targets)
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 
@@ -84,7 +136,35 @@ def machine() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "processor": platform.machine(),
+        "cpu_model": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "memory_mb": _memory_mb(),
     }
+
+
+def _cpu_model() -> str:
+    """The CPU's marketing name where the system tells it (Linux /proc), else the platform's."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or "unknown"
+
+
+def _memory_mb() -> int | None:
+    """Total physical memory in MB: psutil where installed, else Linux /proc, else unknown."""
+    try:
+        import psutil  # noqa: PLC0415  (optional: the bench extra)
+    except ImportError:
+        meminfo = Path("/proc/meminfo")
+        if not meminfo.exists():
+            return None
+        for line in meminfo.read_text(encoding="utf-8").splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+        return None
+    return int(psutil.virtual_memory().total) // (1024 * 1024)
 
 
 def write_json(results: list[Result], path: Path) -> None:

@@ -4,6 +4,8 @@ Peers, measured in the same run and interleaved:
 
 * ``imaplib @ fake``: the standard library client against our fake server;
 * ``refclient @ fake``: the reference client against our fake server;
+* ``imapclient @ fake`` and ``aioimaplib @ fake`` where installed (the
+  ``bench`` extra);
 * with Dovecot installed (the interop environment), the same two against a
   private Dovecot loaded with the same messages, which gives the fake
   server's ratio to Dovecot.
@@ -22,6 +24,7 @@ import ssl
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from bench.harness import Result, interleave
@@ -33,6 +36,11 @@ from refclient.urls import ServerURL
 
 USER, PASSWORD = "alice@example.test", "alice-pass"
 BATCH = 100
+#: The issue's targets: the reference client's time over imaplib's and imapclient's
+#: (same server), and the fake server's time over Dovecot's (same client).
+TARGET_VS_IMAPLIB = 1.1
+TARGET_VS_IMAPCLIENT = 0.5
+TARGET_FAKE_VS_DOVECOT = 2.0
 
 
 @dataclass(frozen=True)
@@ -139,10 +147,18 @@ def run(*, count: int, rounds: int) -> list[Result]:
             notes.append("Dovecot not installed: no server comparison")
         else:
             servers.append(dovecot)
+        # bench.imap_clients builds on this module's helpers, hence the late import.
+        from bench.imap_clients import optional_clients  # noqa: PLC0415
+
+        optional, missing = optional_clients()
+        notes.extend(missing)
         peers: dict[str, Callable[[], object]] = {}
         for server in servers:
-            peers[f"imaplib @ {server.name}"] = lambda s=server: fetch_with_imaplib(s, count)
-            peers[f"refclient @ {server.name}"] = lambda s=server: fetch_with_refclient(s, count)
+            peers[f"imaplib @ {server.name}"] = partial(fetch_with_imaplib, server, count)
+            peers[f"refclient @ {server.name}"] = partial(fetch_with_refclient, server, count)
+            for client, fetcher in optional.items():
+                body = ["BODY.PEEK[]"]
+                peers[f"{client} @ {server.name}"] = partial(fetcher, server, count, body)
         result = interleave(
             f"IMAP fetch of {count} x 20 KB bodies (BODY.PEEK[], batches of {BATCH})",
             peers,
@@ -150,4 +166,28 @@ def run(*, count: int, rounds: int) -> list[Result]:
             rounds=rounds,
         )
         result.notes.extend(notes)
+    _judge(result, [server.name for server in servers])
     return [result]
+
+
+def _judge(result: Result, servers: list[str]) -> None:
+    """The issue's targets that this run can judge."""
+    for name in servers:
+        ours = result.median(f"refclient @ {name}")
+        result.target(
+            f"refclient / imaplib @ {name} (bodies)",
+            ours / result.median(f"imaplib @ {name}"),
+            TARGET_VS_IMAPLIB,
+        )
+        if f"imapclient @ {name}" in result.rounds:
+            result.target(
+                f"refclient / imapclient @ {name} (bodies)",
+                ours / result.median(f"imapclient @ {name}"),
+                TARGET_VS_IMAPCLIENT,
+            )
+    if "dovecot" in servers:
+        result.target(
+            "fake / Dovecot server time (imaplib)",
+            result.median("imaplib @ fake") / result.median("imaplib @ dovecot"),
+            TARGET_FAKE_VS_DOVECOT,
+        )

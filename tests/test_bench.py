@@ -1,33 +1,94 @@
-"""Every benchmark runs at a tiny size, so that none can rot (nothing here is timed)."""
+"""Every benchmark runs at a tiny size, so that none can rot (nothing here is timed).
+
+Each smoke run goes through ``python -m bench NAME --tiny --json FILE`` and
+checks the shape of the report: every peer measured once, the baseline's
+ratio 1, the peers that need something absent (Dovecot, Postfix, imapclient,
+aioimaplib, psutil) left out with a note saying why.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bench.__main__ import BENCHMARKS, main
 from tests.interop.system import missing_requirement
 
+DOVECOT = missing_requirement() is None
 
-def test_every_benchmark_runs_and_reports_ratios(tmp_path: Path) -> None:
-    report = tmp_path / "bench.json"
-    assert main(["--tiny", "--json", str(report)]) == 0
+
+def _smoke(name: str, tmp_path: Path) -> list[dict[str, Any]]:
+    report = tmp_path / f"{name}.json"
+    assert main([name, "--tiny", "--json", str(report)]) == 0
     document = json.loads(report.read_text(encoding="utf-8"))
     assert document["machine"]["python"]
-    results = document["results"]
-    assert len(results) >= len(BENCHMARKS)
-    fetch = results[0]
+    assert document["machine"]["cpus"] >= 1
+    results: list[dict[str, Any]] = document["results"]
+    for result in results:
+        peers = result["peers"]
+        assert peers[result["baseline"]]["ratio_to_baseline"] == 1.0
+        assert all(len(peer["rounds_s"]) == 1 for peer in peers.values())
+        assert all(isinstance(target["met"], bool) for target in result["targets"])
+    return results
+
+
+def _optional_notes(notes: list[str]) -> None:
+    """Each optional IMAP client is either measured or named as missing."""
+    for client in ("imapclient", "aioimaplib"):
+        missing = any(note.startswith(f"{client} not installed") for note in notes)
+        assert missing == (importlib.util.find_spec(client) is None)
+
+
+def test_imap_fetch_smoke(tmp_path: Path) -> None:
+    [fetch] = _smoke("imap-fetch", tmp_path)
     peers = fetch["peers"]
     assert {"imaplib @ fake", "refclient @ fake"} <= set(peers)
-    assert peers[fetch["baseline"]]["ratio_to_baseline"] == 1.0
-    assert all(len(peer["rounds_s"]) == 1 for peer in peers.values())
-    submit = results[1]
-    assert {"smtplib -> fake", "smtplib -> aiosmtpd"} <= set(submit["peers"])
-    assert submit["baseline"] == "smtplib -> aiosmtpd"
-    if missing_requirement() is None:
+    assert any(t["name"].startswith("refclient / imaplib @ fake") for t in fetch["targets"])
+    _optional_notes(fetch["notes"])
+    if DOVECOT:
         assert {"imaplib @ dovecot", "refclient @ dovecot"} <= set(peers)
-        assert "smtplib -> postfix" in submit["peers"]
     else:
         assert "imaplib @ dovecot" not in peers
-        assert fetch["notes"] == ["Dovecot not installed: no server comparison"]
+        assert "Dovecot not installed: no server comparison" in fetch["notes"]
+
+
+def test_imap_metadata_smoke(tmp_path: Path) -> None:
+    [metadata] = _smoke("imap-metadata", tmp_path)
+    peers = metadata["peers"]
+    assert {"imaplib @ fake", "refclient @ fake"} <= set(peers)
+    _optional_notes(metadata["notes"])
+    if importlib.util.find_spec("imapclient") is not None:
+        assert "imapclient @ fake" in peers
+        assert any("refclient / imapclient" in t["name"] for t in metadata["targets"])
+    else:
+        assert "imapclient @ fake" not in peers
+        assert metadata["targets"] == []
+    assert ("refclient @ dovecot" in peers) == DOVECOT
+
+
+def test_smtp_submit_smoke(tmp_path: Path) -> None:
+    [submit] = _smoke("smtp-submit", tmp_path)
+    assert {"smtplib -> fake", "smtplib -> aiosmtpd"} <= set(submit["peers"])
+    assert submit["baseline"] == "smtplib -> aiosmtpd"
+    if DOVECOT:
+        assert "smtplib -> postfix" in submit["peers"]
+    else:
         assert submit["notes"] == ["Postfix not installed: no comparison with it"]
+
+
+def test_every_benchmark_has_a_smoke_test() -> None:
+    tested = {
+        name.removeprefix("test_").removesuffix("_smoke").replace("_", "-") for name in globals()
+    }
+    assert set(BENCHMARKS) <= tested
+
+
+def test_an_unknown_benchmark_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["no-such-benchmark", "--tiny"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
