@@ -2,7 +2,14 @@
 
 With no paths, the bundled scenarios run; with no ``--target``, against the
 embedded fake servers. Exit codes: 0 nothing failed, 1 a scenario failed,
-2 an invalid scenario file, target or option (nothing runs then).
+2 an invalid scenario file, target or option (nothing runs then), 130 the
+run was interrupted (Ctrl-C).
+
+Ctrl-C is handled the asyncio way, the same on every platform: ``asyncio.run``
+turns SIGINT (Windows: CTRL_C_EVENT, which Python delivers as SIGINT) into a
+cancellation of the run, every running scenario closes its sessions and keeps
+its partial transcript, the fake servers stop as the stack unwinds, and the
+reports are written with the unfinished scenarios marked ``interrupted``.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from refclient.scenario.reports import (
     write_junit,
     write_transcripts,
 )
-from refclient.scenario.runner import FAILED, SKIPPED, Result, run_all
+from refclient.scenario.runner import FAILED, INTERRUPTED, Result, run_all
 from refclient.scenario.targets import Target, TargetError, fake_target, load_targets_file
 from refclient.session.options import ClientOptions
 
@@ -152,9 +159,10 @@ def run(args: argparse.Namespace) -> int:
     if args.transcripts:
         write_transcripts(args.transcripts, results, secrets)
     if interrupted:
+        unfinished = sum(result.status == INTERRUPTED for result in results)
         print(
-            "mailcompat run: interrupted; the reports hold what finished, the rest is "
-            "marked skipped (interrupted)",
+            f"mailcompat run: interrupted (Ctrl-C); the reports hold what finished, "
+            f"{unfinished} unfinished scenario run(s) marked interrupted",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
@@ -164,15 +172,15 @@ def run(args: argparse.Namespace) -> int:
 def _in_order(
     scenarios: list[Scenario], targets: list[Target], finished: list[Result]
 ) -> list[Result]:
-    """Every pair in the run's order: its result, or a skip saying it was interrupted."""
+    """Every pair in the run's order: its result, or ``interrupted`` if it never started."""
     done = {(result.target, result.scenario.id): result for result in finished}
     ordered = []
     for target in targets:
         for scenario in scenarios:
             result = done.get((target.name, scenario.id))
             if result is None:
-                reason = "interrupted (Ctrl-C) before it finished"
-                result = Result(scenario, target.name, status=SKIPPED, reason=reason)
+                reason = "interrupted (Ctrl-C) before it started"
+                result = Result(scenario, target.name, status=INTERRUPTED, reason=reason)
             ordered.append(result)
     return ordered
 

@@ -2,6 +2,11 @@
 
 Every report is swept for the targets' secrets before it is written; the
 transcripts are already redacted, and a secret found anyway is replaced.
+
+A run stopped by Ctrl-C reports every scenario: those that finished as they
+ended, the rest with the status ``interrupted`` (JUnit has no such state, so
+there they are ``skipped`` with a message saying interrupted); a scenario
+that was running keeps its partial transcript.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from refclient.scenario.runner import FAILED, PASSED, SKIPPED, Result, environment
+from refclient.scenario.runner import FAILED, INTERRUPTED, PASSED, SKIPPED, Result, environment
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
@@ -30,13 +35,14 @@ def summary(results: Sequence[Result], seconds: float) -> str:
     width = max((len(r.scenario.id) for r in results), default=10)
     for result in results:
         if result.status != PASSED:
-            mark = "FAIL" if result.status == FAILED else "skip"
+            mark = {FAILED: "FAIL", INTERRUPTED: "intr"}.get(result.status, "skip")
             lines.append(
                 f"  {mark}  {result.scenario.id:<{width}}  [{result.target}]  {result.reason}"
             )
     counts = Counter(result.status for result in results)
+    stopped = f", {counts[INTERRUPTED]} interrupted" if counts[INTERRUPTED] else ""
     lines.append(
-        f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[SKIPPED]} skipped "
+        f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[SKIPPED]} skipped{stopped} "
         f"in {seconds:.1f} s"
     )
     return "\n".join(lines)
@@ -45,12 +51,13 @@ def summary(results: Sequence[Result], seconds: float) -> str:
 def document(results: Sequence[Result], seconds: float) -> dict[str, Any]:
     """Everything, for ``--json`` and ``report merge``."""
     counts = Counter(result.status for result in results)
-    return {
-        "environment": environment(),
-        "seconds": round(seconds, 3),
-        "counts": {PASSED: counts[PASSED], FAILED: counts[FAILED], SKIPPED: counts[SKIPPED]},
-        "results": [result.to_dict() for result in results],
-    }
+    tally = {PASSED: counts[PASSED], FAILED: counts[FAILED], SKIPPED: counts[SKIPPED]}
+    doc: dict[str, Any] = {"environment": environment(), "seconds": round(seconds, 3)}
+    if counts[INTERRUPTED]:
+        # Only an interrupted run says so: complete runs keep the same document.
+        doc["interrupted"] = True
+        tally[INTERRUPTED] = counts[INTERRUPTED]
+    return {**doc, "counts": tally, "results": [result.to_dict() for result in results]}
 
 
 def write_json(
@@ -67,7 +74,7 @@ def write_junit(path: Path, results: Sequence[Result], secrets: Sequence[str]) -
         name="mailcompat",
         tests=str(len(results)),
         failures=str(sum(r.status == FAILED for r in results)),
-        skipped=str(sum(r.status == SKIPPED for r in results)),
+        skipped=str(sum(r.status in (SKIPPED, INTERRUPTED) for r in results)),
     )
     for result in results:
         case = ET.SubElement(
@@ -82,6 +89,10 @@ def write_junit(path: Path, results: Sequence[Result], secrets: Sequence[str]) -
             ET.SubElement(case, "system-out").text = _scrub(result.transcript, secrets)
         elif result.status == SKIPPED:
             ET.SubElement(case, "skipped", message=result.reason)
+        elif result.status == INTERRUPTED:
+            ET.SubElement(case, "skipped", type="interrupted", message=result.reason)
+            if result.transcript:
+                ET.SubElement(case, "system-out").text = _scrub(result.transcript, secrets)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
@@ -97,6 +108,7 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
 .passed{background:#dfd}.failed{background:#fdd}.skipped{background:#eee}
+.interrupted{background:#ffd}
 pre{white-space:pre-wrap;font-size:.8em;max-height:30em;overflow:auto}
 """
 _SCRIPT = """
@@ -143,12 +155,19 @@ def render_html(documents: Sequence[dict[str, Any]]) -> str:
             + "</tr>"
         )
     buttons = "".join(
-        f"<button onclick=\"only('{s}')\">{s}</button> " for s in ("all", PASSED, FAILED, SKIPPED)
+        f"<button onclick=\"only('{s}')\">{s}</button> "
+        for s in ("all", PASSED, FAILED, SKIPPED, INTERRUPTED)
     )
+    banner = ""
+    if any(doc.get("interrupted") for doc in documents):
+        banner = (
+            '<p class="interrupted">This run was interrupted (Ctrl-C): scenarios marked '
+            "interrupted did not finish.</p>"
+        )
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8"><title>mailcompat report</title>'
         f"<style>{_STYLE}</style><script>{_SCRIPT}</script></head><body>"
-        f"<h1>mailcompat compatibility matrix</h1><p>{buttons}</p>"
+        f"<h1>mailcompat compatibility matrix</h1>{banner}<p>{buttons}</p>"
         f"<table><thead><tr><th>scenario</th>{head}</tr></thead><tbody>{''.join(rows)}"
         "</tbody></table></body></html>\n"
     )
@@ -159,7 +178,8 @@ def write_html(
 ) -> None:
     doc = document(results, seconds)
     for entry, result in zip(doc["results"], results, strict=True):
-        entry["transcript"] = result.transcript if result.status == FAILED else ""
+        kept = result.status in (FAILED, INTERRUPTED)
+        entry["transcript"] = result.transcript if kept else ""
     path.write_text(_scrub(render_html([doc]), secrets), encoding="utf-8")
 
 
@@ -174,7 +194,7 @@ def render_markdown(documents: Sequence[dict[str, Any]]) -> str:
             if column not in columns:
                 columns.append(column)
             cells[(result["id"], column)] = result["status"]
-    marks = {PASSED: "pass", FAILED: "**FAIL**", SKIPPED: "skip"}
+    marks = {PASSED: "pass", FAILED: "**FAIL**", SKIPPED: "skip", INTERRUPTED: "interrupted"}
     lines = ["| scenario | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for scenario in sorted({key[0] for key in cells}):
         row = [marks.get(cells.get((scenario, c), ""), "") for c in columns]

@@ -34,6 +34,8 @@ from refclient.scenario.variables import VariableError, follow, lookup, parse_pa
 from refclient.session.options import ClientOptions
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+#: A scenario stopped by Ctrl-C: it neither passed nor failed, and its partial record is kept.
+INTERRUPTED = "interrupted"
 
 
 @dataclass
@@ -69,6 +71,19 @@ class Result:
             "tls": self.tls,
             "rule_hits": self.rule_hits,
         }
+
+
+class ScenarioInterrupted(asyncio.CancelledError):
+    """The run was cancelled (Ctrl-C) while a scenario ran; carries its partial :class:`Result`.
+
+    A cancellation still (a subclass of CancelledError), so it stops everything
+    above it as cancellation should; :func:`run_all` reports the partial result
+    on its way up, so an interrupted run can write what the scenario had seen.
+    """
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result.reason)
+        self.result = result
 
 
 def environment() -> dict[str, str]:
@@ -206,10 +221,18 @@ async def _run_prepared(
         target=target.name,
     )
     started = time.perf_counter()
+    interrupted = False
     try:
         await asyncio.wait_for(_run_steps(scenario, context, result), scenario.timeout)
     except TimeoutError:
         result.status, result.reason = FAILED, f"timed out after {scenario.timeout:g} s"
+    except asyncio.CancelledError:
+        # The whole run is being cancelled (Ctrl-C; asyncio.run cancels the main
+        # task on SIGINT, on Windows too). Clean up and keep what was seen.
+        interrupted = True
+        done = len(result.steps)
+        where = scenario.steps[done].label if done < len(scenario.steps) else "its last step"
+        result.status, result.reason = INTERRUPTED, f"interrupted (Ctrl-C) during {where}"
     finally:
         for step in scenario.cleanup:
             try:
@@ -219,6 +242,8 @@ async def _run_prepared(
         await _close_all(context)
         result.seconds = time.perf_counter() - started
     _collect(context, result, strict=strict or scenario.strict)
+    if interrupted:
+        raise ScenarioInterrupted(result)
     return result
 
 
@@ -230,16 +255,24 @@ class _Unsupported(Exception):
 
 
 def _check_capabilities(scenario: Scenario, step: Step, outcome: dict[str, Any]) -> None:
-    """After a connect step: every capability ``requires.capabilities`` names must be offered."""
+    """After a connect step: every capability ``requires.capabilities`` names must be offered.
+
+    IMAP servers announce most extensions only after login (RFC 3501 section
+    6.2.3): in a scenario that logs in, the IMAP ``AUTH=`` capabilities are
+    checked after connecting and the others after the login step.
+    """
     protocol, _, verb = step.action.partition(".")
     wanted = scenario.requires.capabilities.get(protocol, ())
-    if verb != "connect" or not wanted:
+    after_login = protocol == "imap" and any(s.action == "imap.login" for s in scenario.steps)
+    if not wanted or not (verb == "connect" or (verb == "login" and after_login)):
         return
     offered = {str(c).upper() for c in outcome.get("capabilities") or ()}
     offered |= {f"AUTH={m}".upper() for m in outcome.get("auth_mechanisms") or ()}
     if protocol == "pop3" and _APOP_TIMESTAMP.search(str(outcome.get("greeting") or "")):
         offered.add("APOP")  # RFC 1939 section 7: a greeting timestamp offers APOP
     missing = [c for c in wanted if c.upper() not in offered]
+    if after_login:
+        missing = [c for c in missing if c.upper().startswith("AUTH=") == (verb == "connect")]
     if missing:
         raise _Unsupported(f"the {protocol} server does not offer {', '.join(missing)}")
 
@@ -288,12 +321,22 @@ async def run_all(
     strict: bool = False,
     progress: Callable[[Result], None] | None = None,
 ) -> list[Result]:
-    """Every scenario against every target, ``jobs`` at a time, in a stable order."""
+    """Every scenario against every target, ``jobs`` at a time, in a stable order.
+
+    ``progress`` sees each result as it completes; when the run is cancelled it
+    also sees the partial result (status ``interrupted``) of each scenario that
+    was running, then the cancellation propagates.
+    """
     gate = asyncio.Semaphore(max(1, jobs))
 
     async def one(scenario: Scenario, target: Target) -> Result:
         async with gate:
-            outcome = await run_one(scenario, target, options=options, strict=strict)
+            try:
+                outcome = await run_one(scenario, target, options=options, strict=strict)
+            except ScenarioInterrupted as stop:
+                if progress is not None:
+                    progress(stop.result)  # the partial record, before the cancellation goes on
+                raise
         if progress is not None:
             progress(outcome)
         return outcome
