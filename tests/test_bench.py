@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.__main__ import BENCHMARKS, main
+from bench.many_clients import percentile
+from bench.memory import FALLBACK_MESSAGE, rss_source
 from tests.interop.system import missing_requirement
 
 DOVECOT = missing_requirement() is None
@@ -78,6 +81,28 @@ def test_smtp_submit_smoke(tmp_path: Path) -> None:
         assert "smtplib -> postfix" in submit["peers"]
     else:
         assert submit["notes"] == ["Postfix not installed: no comparison with it"]
+
+
+def test_many_clients_smoke(tmp_path: Path) -> None:
+    [many] = _smoke("many-clients", tmp_path)
+    [(peer, measured)] = many["peers"].items()
+    assert peer == many["baseline"]
+    assert {"noop_p50_ms", "noop_p99_ms"} <= set(measured["metrics"])
+    assert "targets are judged at 1000 sessions or more" in many["notes"]
+    assert many["targets"] == []  # ten sessions say nothing about a thousand
+    if rss_source() is not None:
+        assert measured["metrics"]["peak_rss_mb"] > 0
+    else:
+        assert FALLBACK_MESSAGE in many["notes"]
+
+
+def test_percentiles_follow_the_inclusive_method() -> None:
+    values = [float(n) for n in range(1, 101)]
+    assert percentile(values, 0.5) == 50.5
+    assert percentile(values, 0.99) == 99.01
+    assert percentile([3.0], 0.99) == 3.0
+    with pytest.raises(statistics.StatisticsError):
+        percentile([], 0.5)
 
 
 def test_every_benchmark_has_a_smoke_test() -> None:
