@@ -218,17 +218,30 @@ _SPECS: tuple[StepSpec, ...] = (
     _spec("imap.list", "LIST all mailboxes.", _IMAP, session=_S("imap")),
     _spec(
         "imap.select",
-        "SELECT (or EXAMINE) a mailbox.",
+        "SELECT (or EXAMINE) a mailbox; with CONDSTORE/QRESYNC also ``highest_modseq``, "
+        "``vanished_earlier`` and ``changed`` (UIDs), with OBJECTID ``mailbox_id``.",
         _IMAP,
         mailbox=Arg(kind=Kind.STRING, default="INBOX", doc="Mailbox name."),
         readonly=Arg(kind=Kind.BOOLEAN, default=False, doc="EXAMINE instead of SELECT."),
+        condstore=Arg(
+            kind=Kind.BOOLEAN, default=False, doc="Add (CONDSTORE) (RFC 7162 section 3.1.8)."
+        ),
+        qresync=Arg(
+            kind=Kind.MAPPING,
+            doc="Add (QRESYNC (...)) (RFC 7162 section 3.2.5): uidvalidity, modseq, uids.",
+        ),
         session=_S("imap"),
     ),
     _spec(
         "imap.status",
-        "STATUS of a mailbox.",
+        "STATUS of a mailbox; each item in lower case (``mailboxid`` as text).",
         _IMAP,
         mailbox=Arg(kind=Kind.STRING, required=True, doc="Mailbox name."),
+        items=Arg(
+            kind=Kind.STRINGS,
+            default=["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN"],
+            doc="STATUS items (HIGHESTMODSEQ, APPENDLIMIT, MAILBOXID, SIZE ... where offered).",
+        ),
         session=_S("imap"),
     ),
     *(
@@ -239,7 +252,17 @@ _SPECS: tuple[StepSpec, ...] = (
             mailbox=Arg(kind=Kind.STRING, required=True, doc="Mailbox name."),
             session=_S("imap"),
         )
-        for verb in ("create", "delete", "subscribe")
+        for verb in ("delete", "subscribe")
+    ),
+    _spec(
+        "imap.create",
+        "CREATE a mailbox; ``mailbox_id`` when the server has OBJECTID (RFC 8474).",
+        _IMAP,
+        mailbox=Arg(kind=Kind.STRING, required=True, doc="Mailbox name."),
+        special_use=Arg(
+            kind=Kind.STRING, doc="CREATE-SPECIAL-USE attribute, e.g. \\Archive (RFC 6154)."
+        ),
+        session=_S("imap"),
     ),
     _spec(
         "imap.rename",
@@ -256,6 +279,14 @@ _SPECS: tuple[StepSpec, ...] = (
         mailbox=Arg(kind=Kind.STRING, default="INBOX", doc="Mailbox name."),
         message=Arg(kind=Kind.ANY, required=True, doc="The message bytes (a variable)."),
         flags=Arg(kind=Kind.STRINGS, doc="Flags to set."),
+        utf8=Arg(
+            kind=Kind.BOOLEAN,
+            default=False,
+            doc="Send as UTF8 (~{n}) (RFC 6855 section 4; needs imap.enable UTF8=ACCEPT).",
+        ),
+        binary=Arg(
+            kind=Kind.BOOLEAN, default=False, doc="Send as a literal8 (RFC 3516 section 4.4)."
+        ),
         session=_S("imap"),
     ),
     _spec(
@@ -271,6 +302,14 @@ _SPECS: tuple[StepSpec, ...] = (
         _IMAP,
         uids=Arg(kind=Kind.NUMBERS, required=True, doc="UIDs."),
         items=Arg(kind=Kind.STRINGS, default=["FLAGS"], doc="Data items."),
+        changedsince=Arg(
+            kind=Kind.INTEGER, doc="CHANGEDSINCE modifier (RFC 7162 section 3.1.4.1)."
+        ),
+        vanished=Arg(
+            kind=Kind.BOOLEAN,
+            default=False,
+            doc="VANISHED modifier (RFC 7162 section 3.2.6): the result's ``vanished``.",
+        ),
         session=_S("imap"),
     ),
     _spec(
@@ -287,6 +326,10 @@ _SPECS: tuple[StepSpec, ...] = (
         uids=Arg(kind=Kind.NUMBERS, required=True, doc="UIDs."),
         flags=Arg(kind=Kind.STRINGS, required=True, doc="Flags."),
         mode=Arg(kind=Kind.STRING, default="add", choices=("add", "remove", "replace"), doc=""),
+        unchangedsince=Arg(
+            kind=Kind.INTEGER,
+            doc="UNCHANGEDSINCE modifier (RFC 7162 section 3.1.3): the result's ``modified``.",
+        ),
         session=_S("imap"),
     ),
     _spec(
@@ -320,6 +363,83 @@ _SPECS: tuple[StepSpec, ...] = (
         "IDLE (RFC 2177) for some seconds, then DONE; ``updates`` lists what arrived.",
         _IMAP,
         seconds=Arg(kind=Kind.NUMBER, default=1, doc="How long to stay in IDLE."),
+        reidle=Arg(
+            kind=Kind.NUMBER,
+            doc="Longest single IDLE before DONE and a new IDLE (default 28 minutes, RFC 2177 "
+            "section 3); the result's ``rounds`` counts the IDLE commands.",
+        ),
+        session=_S("imap"),
+    ),
+    # -- IMAP extensions ------------------------------------------------------------------
+    _spec(
+        "imap.enable",
+        "ENABLE (RFC 5161): ``enabled`` lists what this command enabled, ``all`` everything.",
+        _IMAP,
+        extensions=Arg(kind=Kind.STRINGS, required=True, doc="Extensions to enable."),
+        session=_S("imap"),
+    ),
+    _spec(
+        "imap.move",
+        "UID MOVE (RFC 6851): ``uidvalidity``, ``source`` and ``destination`` of COPYUID.",
+        _IMAP,
+        uids=Arg(kind=Kind.NUMBERS, required=True, doc="UIDs."),
+        mailbox=Arg(kind=Kind.STRING, required=True, doc="Destination."),
+        session=_S("imap"),
+    ),
+    _spec(
+        "imap.uid_expunge",
+        "UID EXPUNGE (RFC 4315 section 2.1) of the given UIDs.",
+        _IMAP,
+        uids=Arg(kind=Kind.NUMBERS, required=True, doc="UIDs."),
+        session=_S("imap"),
+    ),
+    _spec(
+        "imap.esearch",
+        "UID SEARCH RETURN (...) (RFC 4731, SAVE of RFC 5182): ``min``, ``max``, ``count``, "
+        "``all``; a saved result is then the sequence set ``$``.",
+        _IMAP,
+        criteria=Arg(kind=Kind.STRINGS, default=["ALL"], doc="Search criteria."),
+        returns=Arg(kind=Kind.STRINGS, default=["ALL"], doc="Return options."),
+        session=_S("imap"),
+    ),
+    _spec(
+        "imap.list_extended",
+        "LIST-EXTENDED (RFC 5258) with LIST-STATUS (RFC 5819): ``names``, ``special_use``, "
+        "``subscribed``, ``status`` and ``childinfo`` by name; ``first``: the first mailbox.",
+        _IMAP,
+        patterns=Arg(kind=Kind.STRINGS, default=["*"], doc="Mailbox patterns."),
+        selection=Arg(kind=Kind.STRINGS, doc="Selection options (SUBSCRIBED, SPECIAL-USE ...)."),
+        returns=Arg(kind=Kind.STRINGS, doc="Return options (CHILDREN, SUBSCRIBED, SPECIAL-USE)."),
+        status=Arg(kind=Kind.STRINGS, doc="STATUS items returned with each mailbox."),
+        session=_S("imap"),
+    ),
+    _spec(
+        "imap.fetch_binary",
+        "FETCH BINARY.PEEK[part] (RFC 3516): the decoded ``bytes`` and their ``size``.",
+        _IMAP,
+        uid=Arg(kind=Kind.INTEGER, required=True, doc="UID."),
+        part=Arg(kind=Kind.STRING, default="", doc="Part number, e.g. 2 or 1.3."),
+        session=_S("imap"),
+    ),
+    _spec(
+        "imap.compress",
+        "COMPRESS DEFLATE (RFC 4978): the rest of the connection is deflated.",
+        _IMAP,
+        session=_S("imap"),
+    ),
+    _spec(
+        "imap.quota",
+        "GETQUOTAROOT (RFC 9208): ``roots``, and ``quota`` as root -> resource -> usage, limit.",
+        _IMAP,
+        mailbox=Arg(kind=Kind.STRING, default="INBOX", doc="Mailbox name."),
+        session=_S("imap"),
+    ),
+    _spec(
+        "imap.setquota",
+        "SETQUOTA (RFC 9208 section 4.1): ``quota`` as resource -> usage, limit.",
+        _IMAP,
+        root=Arg(kind=Kind.STRING, default="", doc="Quota root."),
+        limits=Arg(kind=Kind.MAPPING, required=True, doc="Resource name -> limit."),
         session=_S("imap"),
     ),
     _spec("imap.logout", "LOGOUT and close.", _IMAP, session=_S("imap")),
