@@ -33,7 +33,10 @@ def test_bundled_scenarios_pass_against_dovecot_and_postfix(
     targets = tmp_path / "targets.yaml"
     targets.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = tmp_path / "report.json"
-    code = main(["run", "--targets-file", str(targets), "--json", str(report), "--jobs", "4"])
+    # One scenario at a time: Dovecot 2.3 with maildir sometimes answers CREATE of a new
+    # name with ALREADYEXISTS while other sessions of the same account create and
+    # delete mailboxes at once; the scenarios test the client, not that race.
+    code = main(["run", "--targets-file", str(targets), "--json", str(report), "--jobs", "1"])
     document = json.loads(report.read_text(encoding="utf-8"))
     failed = [f"{r['id']}: {r['reason']}" for r in document["results"] if r["status"] == "failed"]
     assert code == 0, failed
