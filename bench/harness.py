@@ -118,14 +118,30 @@ class Result:
         return "\n".join(lines)
 
 
-def interleave(name: str, peers: Mapping[str, Peer], *, baseline: str, rounds: int) -> Result:
-    """Run every peer ``rounds`` times, alternating, and keep each wall time."""
+def interleave(
+    name: str,
+    peers: Mapping[str, Peer],
+    *,
+    baseline: str,
+    rounds: int,
+    self_timed: bool = False,
+) -> Result:
+    """Run every peer ``rounds`` times, alternating, and keep each wall time.
+
+    With ``self_timed`` each peer returns the seconds of the part worth
+    timing (a transfer without its login and clean-up), which are kept instead.
+    """
     result = Result(name=name, baseline=baseline, rounds={peer: [] for peer in peers})
     for _ in range(rounds):
         for peer, run in peers.items():
             start = time.perf_counter()
-            run()
-            result.rounds[peer].append(time.perf_counter() - start)
+            returned = run()
+            elapsed = time.perf_counter() - start
+            if self_timed:
+                if not isinstance(returned, float):
+                    raise TypeError(f"self-timed peer {peer} returned {returned!r}, not seconds")
+                elapsed = returned
+            result.rounds[peer].append(elapsed)
     return result
 
 

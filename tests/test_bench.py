@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import ssl
 import statistics
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ from typing import Any
 import pytest
 
 from bench.__main__ import BENCHMARKS, main
+from bench.large_messages import make_message, raw_tls_copy
 from bench.many_clients import percentile
 from bench.memory import FALLBACK_MESSAGE, rss_source
+from fakeservers.pki import TestPKI
 from tests.interop.system import missing_requirement
 
 DOVECOT = missing_requirement() is None
@@ -103,6 +106,35 @@ def test_percentiles_follow_the_inclusive_method() -> None:
     assert percentile([3.0], 0.99) == 3.0
     with pytest.raises(statistics.StatisticsError):
         percentile([], 0.5)
+
+
+def test_large_messages_smoke(tmp_path: Path) -> None:
+    [large] = _smoke("large-messages", tmp_path)
+    peers = large["peers"]
+    assert large["baseline"] == "raw TLS copy"
+    assert set(peers) == {
+        "raw TLS copy",
+        "refclient APPEND -> fake",
+        "refclient FETCH -> disk",
+        "refclient DATA -> fake",
+    }
+    assert all(peer["metrics"]["mb_per_s"] > 0 for peer in peers.values())
+    names = [target["name"] for target in large["targets"]]
+    assert "refclient DATA -> fake: time / raw TLS copy" in names
+    if rss_source() is not None:
+        assert "server_growth_x" in peers["refclient APPEND -> fake"]["metrics"]
+    else:
+        assert "server_growth_x" not in peers["refclient APPEND -> fake"]["metrics"]
+        assert FALLBACK_MESSAGE in large["notes"]
+
+
+def test_the_raw_copy_verifies_the_server_like_any_client() -> None:
+    pki = TestPKI.create()
+    data = make_message(64 * 1024)
+    assert raw_tls_copy(pki, data) > 0
+    stranger = TestPKI.create().client_context()  # trusts another CA
+    with pytest.raises(ssl.SSLCertVerificationError):
+        raw_tls_copy(pki, data, client=stranger)
 
 
 def test_every_benchmark_has_a_smoke_test() -> None:
