@@ -7,7 +7,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import imap_fetch, imap_metadata, large_messages, many_clients, smtp_submit
+from bench import (
+    imap_fetch,
+    imap_metadata,
+    large_messages,
+    many_clients,
+    scenario_suite,
+    smtp_submit,
+)
 from bench.harness import Result, machine, write_json
 
 #: name -> (function taking count and rounds, full-size count, smoke-run count); what the
@@ -18,6 +25,7 @@ BENCHMARKS: dict[str, tuple[Callable[..., list[Result]], int, int]] = {
     "smtp-submit": (smtp_submit.run, 2000, 10),
     "many-clients": (many_clients.run, 1000, 10),
     "large-messages": (large_messages.run, 50, 1),
+    "scenario-suite": (scenario_suite.run, 10_000, 1),
 }
 
 

@@ -21,6 +21,7 @@ from bench.__main__ import BENCHMARKS, main
 from bench.large_messages import make_message, raw_tls_copy
 from bench.many_clients import percentile
 from bench.memory import FALLBACK_MESSAGE, rss_source
+from bench.scenario_suite import run_library, scenario_files
 from fakeservers.pki import TestPKI
 from tests.interop.system import missing_requirement
 
@@ -135,6 +136,25 @@ def test_the_raw_copy_verifies_the_server_like_any_client() -> None:
     stranger = TestPKI.create().client_context()  # trusts another CA
     with pytest.raises(ssl.SSLCertVerificationError):
         raw_tls_copy(pki, data, client=stranger)
+
+
+def test_scenario_suite_smoke(tmp_path: Path) -> None:
+    library, fixtures = _smoke("scenario-suite", tmp_path)
+    [(peer, measured)] = library["peers"].items()
+    assert peer.startswith("mailcompat run (1 of ")
+    assert measured["metrics"]["scenarios_s"] > 0
+    assert "the library target is judged over every bundled file" in library["notes"]
+    assert library["targets"] == []
+    assert set(fixtures["peers"]) == {"mail_servers", "imap_server", "smtp_server"}
+    assert [t["name"] for t in fixtures["targets"]] == ["mail_servers fixture start + stop"]
+
+
+def test_a_broken_scenario_run_is_reported_not_timed(tmp_path: Path) -> None:
+    assert scenario_files(1) and len(scenario_files(2)) == 2
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("not: [a scenario\n", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="mailcompat run exited 2"):
+        run_library([broken])
 
 
 def test_every_benchmark_has_a_smoke_test() -> None:
