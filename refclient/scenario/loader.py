@@ -388,6 +388,15 @@ def load_text(text: str, *, file: str = "<string>") -> list[Scenario]:
         mark = exc.problem_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
         raise ScenarioError([f"{where}: YAML syntax error: {exc.problem}"]) from None
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow (a control character, say): no line and
+        # column, only a position in the text.
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = exc.character
+        shown = repr(chr(char)) if isinstance(char, int) else repr(char)
+        problem = f"character {shown} is not allowed in YAML"
+        raise ScenarioError([f"{file}:{line}:{column}: {problem}"]) from None
     scenarios = [s for doc in documents if doc is not None if (s := _scenario(reader, doc))]
     if reader.problems:
         raise ScenarioError(reader.problems)

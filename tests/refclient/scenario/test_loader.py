@@ -131,6 +131,13 @@ def test_every_client_error_has_a_kind_scenarios_can_name() -> None:
     assert kinds <= set(ERROR_KINDS)
 
 
+def test_a_control_character_is_located_not_a_crash() -> None:
+    # Found by the fuzzer (tests/fuzz): PyYAML's reader error has no mark.
+    assert problems("id: a\ntitle: \x01\n") == [
+        "s.yaml:2:8: character '\\x01' is not allowed in YAML"
+    ]
+
+
 def test_every_problem_is_reported_at_once() -> None:
     text = "id: a\ntitle: b\nsteps:\n  - imap.conect: {}\n  - pop3.retr: {}\n"
     assert len(problems(text)) == 2
