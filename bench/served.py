@@ -104,7 +104,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         else:
             process.terminate()
     try:
-        process.communicate(timeout=30)
+        process.communicate(timeout=10)
     except subprocess.TimeoutExpired:
+        # A benchmark server need not stop cleanly: one that ignores the signal
+        # (a console without CTRL_BREAK) is killed.
         process.kill()
         process.communicate()
