@@ -49,7 +49,7 @@ class Connection(asyncio.Protocol):
     def __init__(self, *, idle_timeout: float, rules: SessionRules | None = None) -> None:
         self.idle_timeout = idle_timeout
         #: Applies the fault rules to this connection; None when no rule concerns it.
-        self.wire = Wire(rules, lambda: self._transport) if rules else None
+        self.wire = Wire(rules, lambda: self._transport, encode=self._encode) if rules else None
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
         self._eof = False
@@ -266,12 +266,16 @@ class Connection(asyncio.Protocol):
         With fault rules, the data goes through the :class:`Wire`, which may
         delay, rewrite or replace it.
         """
-        if self._deflate is not None:
-            data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
         if self.wire is not None:
-            self.wire.write(data)
+            self.wire.write(data)  # the wire compresses what it finally writes
         elif self._transport is not None and not self._transport.is_closing():
-            self._transport.write(data)
+            self._transport.write(self._encode(data))
+
+    def _encode(self, data: bytes) -> bytes:
+        """``data`` as it goes on the wire: deflated once COMPRESS=DEFLATE is on (RFC 4978)."""
+        if self._deflate is None:
+            return data
+        return self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
 
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark.

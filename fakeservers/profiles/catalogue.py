@@ -17,6 +17,7 @@ from fakeservers.imap.session import EXTENSIONS
 from fakeservers.pop3.session import capabilities as pop3_capabilities
 from fakeservers.profiles.model import (
     BEHAVIOURS,
+    SETTINGS,
     CapabilitySets,
     ImapProfile,
     Pop3Profile,
@@ -75,13 +76,17 @@ def load_quirks() -> dict[str, Quirk]:
     quirks = {}
     for name, body in document.items():
         where = f"quirks.yaml: quirk {name!r}"
-        allowed = {"description", "source", "rules", "behaviours"}
+        allowed = {"description", "source", "rules", "behaviours", "settings"}
         if not isinstance(body, Mapping) or not set(body) <= allowed:
             raise ProfileError(f"{where}: must be a mapping of {', '.join(sorted(allowed))}")
         behaviours = tuple(_strings(body.get("behaviours"), f"{where}: behaviours"))
         unknown = [name for name in behaviours if name not in BEHAVIOURS]
         if unknown:
             raise ProfileError(f"{where}: unknown behaviour(s) {unknown}")
+        settings = _mapping(body.get("settings") or {}, f"{where}: settings", tuple(SETTINGS))
+        for key, value in settings.items():
+            if not isinstance(value, SETTINGS[key]) or isinstance(value, bool):
+                raise ProfileError(f"{where}: settings.{key} must be {SETTINGS[key].__name__}")
         rules = body.get("rules") or []
         try:
             parsed = tuple(
@@ -96,6 +101,7 @@ def load_quirks() -> dict[str, Quirk]:
             source=str(body.get("source", "")),
             rules=parsed,
             behaviours=behaviours,
+            settings=settings,
         )
     return quirks
 
@@ -250,12 +256,14 @@ def server_config(
     except TypeError as error:
         raise ProfileError(f"limits: {error}") from None
     behaviours = frozenset(b for name in wanted for b in known[name].behaviours)
+    settings = {key: value for name in wanted for key, value in known[name].settings.items()}
     return ServerConfig(
         hostname=hostname,
         profile=chosen,
         limits=limit_values,
         rules=RuleBook(ruleset),
         behaviours=behaviours,
+        **settings,
     )
 
 

@@ -97,6 +97,10 @@ BEHAVIOURS = {
 }
 
 
+#: Server settings a quirk may set, with the type each takes.
+SETTINGS: dict[str, type] = {"pop3_login_delay": int, "pop3_expire": int}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Quirk:
     """A named deviation a real server shows, expressed as rules."""
@@ -107,6 +111,8 @@ class Quirk:
     source: str = ""
     #: Behaviours of the servers the quirk switches on (see ``BEHAVIOURS``).
     behaviours: tuple[str, ...] = ()
+    #: Server settings the quirk sets (fields of ``ServerConfig`` named in ``SETTINGS``).
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -46,9 +46,18 @@ def _linger_off() -> bytes:
 class Wire:
     """Applies the rules of one session to what the server writes and experiences."""
 
-    def __init__(self, rules: SessionRules, transport: TransportGetter) -> None:
+    def __init__(
+        self,
+        rules: SessionRules,
+        transport: TransportGetter,
+        *,
+        encode: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self.rules = rules
         self._transport = transport
+        #: Applied to every octet written, after the rules (IMAP COMPRESS=DEFLATE):
+        #: rules see and inject protocol text, never compressed octets.
+        self._encode = encode
         self._pending: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._runner: asyncio.Task[None] | None = None
         self._greeted = False
@@ -99,7 +108,7 @@ class Wire:
         writable = isinstance(transport, asyncio.WriteTransport) and not transport.is_closing()
         if data and self.ending is None and writable:
             assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(data)
+            transport.write(self._encode(data) if self._encode is not None else data)
 
     def _queue(self, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._pending.append(step)

@@ -39,10 +39,10 @@ def test_every_required_profile_is_bundled_and_cites_its_sources() -> None:
             assert profile.sources, f"{name} cites no source"
 
 
-def test_every_quirk_has_a_description_a_source_and_rules_or_behaviours() -> None:
+def test_every_quirk_has_a_description_a_source_and_an_effect() -> None:
     for quirk in load_quirks().values():
         assert quirk.description and quirk.source, quirk.name
-        assert quirk.rules or quirk.behaviours, quirk.name
+        assert quirk.rules or quirk.behaviours or quirk.settings, quirk.name
 
 
 @pytest.mark.parametrize(
