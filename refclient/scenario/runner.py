@@ -34,6 +34,9 @@ from refclient.scenario.variables import VariableError, follow, lookup, parse_pa
 from refclient.session.options import ClientOptions
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+#: Seconds each cleanup step may take; after Ctrl-C, less: the user is waiting, and a
+#: session cut mid-command (in IDLE, say) may never answer another one.
+CLEANUP_SECONDS, INTERRUPTED_CLEANUP_SECONDS = 30.0, 5.0
 #: A scenario stopped by Ctrl-C: it neither passed nor failed, and its partial record is kept.
 INTERRUPTED = "interrupted"
 
@@ -234,11 +237,14 @@ async def _run_prepared(
         where = scenario.steps[done].label if done < len(scenario.steps) else "its last step"
         result.status, result.reason = INTERRUPTED, f"interrupted (Ctrl-C) during {where}"
     finally:
+        bound = INTERRUPTED_CLEANUP_SECONDS if interrupted else CLEANUP_SECONDS
         for step in scenario.cleanup:
             try:
-                await asyncio.wait_for(_run_step(step, context), 30)
+                async with asyncio.timeout(bound):
+                    await _run_step(step, context)
             except (errors.ClientError, StepFailed, TimeoutError) as exc:
-                result.steps.append({"step": step.label, "cleanup_error": str(exc)})
+                problem = str(exc) or f"timed out after {bound:g} s"
+                result.steps.append({"step": step.label, "cleanup_error": problem})
         await _close_all(context)
         result.seconds = time.perf_counter() - started
     _collect(context, result, strict=strict or scenario.strict)

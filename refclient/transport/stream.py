@@ -121,7 +121,10 @@ class _Receiver(asyncio.Protocol):
     async def wait(self, timeout: float) -> None:
         self._waiter = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(self._waiter, timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
+            # (Ctrl-C) that arrives as the data does, and the session would run on.
+            async with asyncio.timeout(timeout):
+                await self._waiter
         finally:
             self._waiter = None
 

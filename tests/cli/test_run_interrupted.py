@@ -32,15 +32,17 @@ steps:
 
 SLOW = """
 id: slow
-title: appends a marker, then idles for a minute
+title: creates a mailbox, appends a marker, then waits for a message (WANTED)
 requires: {endpoints: [imaps], accounts: 1}
 steps:
   - imap.connect: {endpoint: imaps}
   - imap.login: {}
+  - imap.create: {mailbox: "mc-interrupt-$run_token"}
   - message: {name: marker, subject: "interrupt-marker", body: "in progress\\n"}
   - imap.append: {mailbox: INBOX, message: $marker}
-  - imap.select: {mailbox: INBOX}
-  - imap.idle: {seconds: IDLE}
+  - imap.wait_for: {mailbox: INBOX, criteria: [SUBJECT, WANTED], timeout: 50}
+cleanup:
+  - imap.delete: {mailbox: "mc-interrupt-$run_token"}
 """
 
 PASSWORD_ENV = "MAILCOMPAT_TEST_INTERRUPT_PASSWORD"
@@ -68,11 +70,11 @@ def _targets_file(tmp_path: Path, servers: FakeMailServers) -> Path:
     return path
 
 
-def _start_run(tmp_path: Path, servers: FakeMailServers, idle: int) -> subprocess.Popen[bytes]:
+def _start_run(tmp_path: Path, servers: FakeMailServers, wanted: str) -> subprocess.Popen[bytes]:
     folder = tmp_path / "scenarios"
     folder.mkdir()
     (folder / "quick.yaml").write_text(QUICK, encoding="utf-8")
-    (folder / "slow.yaml").write_text(SLOW.replace("IDLE", str(idle)), encoding="utf-8")
+    (folder / "slow.yaml").write_text(SLOW.replace("WANTED", wanted), encoding="utf-8")
     outputs = [
         *("--json", str(tmp_path / "run.json")),
         *("--junit", str(tmp_path / "run.xml")),
@@ -103,6 +105,11 @@ def _wait_for_marker(servers: FakeMailServers, process: subprocess.Popen[bytes])
         time.sleep(0.02)
 
 
+def _scenario_mailboxes(servers: FakeMailServers) -> list[str]:
+    boxes = servers.store.mailboxes("alice@example.test")
+    return [box.name for box in boxes if box.name.startswith("mc-interrupt-")]
+
+
 @pytest.mark.skipif(
     sys.platform == "win32",
     reason="a test can deliver Ctrl-C on Windows only to a whole console process group, "
@@ -111,7 +118,7 @@ def _wait_for_marker(servers: FakeMailServers, process: subprocess.Popen[bytes])
 def test_an_interrupted_run_reports_what_finished(
     tmp_path: Path, mail_servers: FakeMailServers
 ) -> None:
-    process = _start_run(tmp_path, mail_servers, idle=50)
+    process = _start_run(tmp_path, mail_servers, wanted="never-arrives")
     assert process.stdout is not None
     line = process.stdout.readline()  # non-interactive progress: one line per failure
     assert line.startswith(b"FAILED quick"), line
@@ -133,6 +140,9 @@ def test_an_interrupted_run_reports_what_finished(
     # Its partial transcript is kept: the APPEND it made is in it.
     transcript = (tmp_path / "transcripts" / "held--slow.txt").read_text(encoding="utf-8")
     assert "APPEND" in transcript
+    # Its cleanup ran: the mailbox it created is gone.
+    assert "DELETE mc-interrupt-" in transcript
+    assert _scenario_mailboxes(mail_servers) == []
     suite = ET.parse(tmp_path / "run.xml").getroot()
     slow = next(case for case in suite.iter("testcase") if case.get("name") == "slow")
     skipped = slow.find("skipped")
@@ -145,7 +155,7 @@ def test_an_interrupted_run_reports_what_finished(
 def test_a_run_left_alone_is_not_marked_interrupted(
     tmp_path: Path, mail_servers: FakeMailServers
 ) -> None:
-    process = _start_run(tmp_path, mail_servers, idle=0)
+    process = _start_run(tmp_path, mail_servers, wanted="interrupt-marker")
     out, err = process.communicate(timeout=120)
 
     assert process.returncode == 1, (out, err)  # quick failed; nothing was interrupted
@@ -157,3 +167,4 @@ def test_a_run_left_alone_is_not_marked_interrupted(
         "slow": "passed",
     }
     assert "This run was interrupted" not in (tmp_path / "run.html").read_text(encoding="utf-8")
+    assert _scenario_mailboxes(mail_servers) == []
