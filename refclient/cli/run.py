@@ -119,6 +119,13 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"mailcompat run: invalid scenarios:\n{exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(
+            "mailcompat run: interrupted (Ctrl-C) while loading the scenarios; "
+            "nothing ran, so no report was written",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     if args.jobs < 1:
         print("mailcompat run: --jobs must be at least 1", file=sys.stderr)
         return EXIT_USAGE
@@ -128,6 +135,14 @@ def run(args: argparse.Namespace) -> int:
         except TargetError as exc:
             print(f"mailcompat run: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except KeyboardInterrupt:
+            # The targets started so far stop as the stack unwinds.
+            print(
+                "mailcompat run: interrupted (Ctrl-C) while starting the targets; "
+                "nothing ran, so no report was written",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
         secrets = [secret for target in targets for secret in target.secrets]
         options = ClientOptions(read_timeout=30, connect_timeout=30)
         started = time.perf_counter()
