@@ -193,11 +193,19 @@ async def run_one(
     if scenario.server.changes_server and target.respawn is not None:
         # Fake servers of the scenario's own: its profile and faults reach no one else.
         servers = target.respawn(scenario.server)
+        starting = asyncio.ensure_future(asyncio.to_thread(servers.__enter__))
         try:
-            own = await asyncio.to_thread(servers.__enter__)
+            own = await asyncio.shield(starting)
         except TLSVariantUnavailable as error:
             result.status, result.reason = SKIPPED, f"the local OpenSSL cannot serve it: {error}"
             return result
+        except asyncio.CancelledError:
+            # Ctrl-C while they start: the starting thread cannot be stopped, so let it
+            # finish, then stop what it started (no servers left running behind).
+            with contextlib.suppress(Exception):
+                await starting
+                await asyncio.to_thread(servers.__exit__, None, None, None)
+            raise
         try:
             result = await _run_prepared(scenario, own, options=options, strict=strict)
         finally:
