@@ -11,27 +11,7 @@ import pytest
 
 from fakeservers.profiles.catalogue import load_quirks, server_config
 from refclient.scenario.runner import FAILED
-from tests.cli.library_runs import library, run_library
-
-#: Quirks that make bundled scenarios fail on purpose, and which scenarios: the
-#: scenario checks exactly the rule the quirk breaks.
-BREAKS = {
-    # A non-protocol line before the greeting: the reference client stops with a
-    # clear protocol error naming the line rather than guess (docs/profiles.md).
-    "bare-line": None,
-    # RFC 3501: UIDVALIDITY is an nz-number; the scenarios compare it and COPYUID's.
-    "uidvalidity-zero": {"imap-select-examine", "imap-ext-move", "imap-ext-qresync-select"},
-    "basic-auth-disabled": {"smtp-login-plain", "smtp-login-login"},
-    # RFC 5161 section 3.1: ENABLED names what was enabled; the scenarios check it.
-    "enable-without-enabled": {
-        "imap-ext-enable", "imap-ext-imap4rev2", "imap-ext-qresync-select", "imap-ext-utf8-accept",
-    },
-    # Gmail expunges a \Deleted message at once: no VANISHED is left to report.
-    "gmail-semantics": {"imap-ext-qresync-vanished-updates"},
-    "modseq-minus-one": {"imap-ext-condstore"},  # RFC 7162: a mod-sequence is positive
-    # The scenarios that log in twice within five minutes are refused the second time.
-    "pop3-login-delay": {"pop3-dele-rset-keeps", "pop3-top-uidl"},
-}  # fmt: skip
+from tests.cli.library_runs import BREAKS, library, run_library
 
 
 @pytest.mark.parametrize("quirk", sorted(load_quirks()))
