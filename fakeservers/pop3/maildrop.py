@@ -16,6 +16,7 @@ MAILDROP = "INBOX"
 
 _LINE_START_DOT = re.compile(rb"(?m)^\.")
 _LINE = re.compile(rb"[^\n]*\n|[^\n]+")
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 def unique_id(box: Mailbox, message: Message) -> str:
@@ -26,13 +27,26 @@ def unique_id(box: Mailbox, message: Message) -> str:
     return f"{box.uidvalidity}.{message.uid}"
 
 
+def as_lines(data: bytes) -> bytes:
+    """``data`` with every bare LF made CRLF: POP3 carries lines ending in CRLF only.
+
+    RFC 1939 section 3: each line of a multi-line response ends in CRLF, so a
+    bare LF in a stored message cannot cross as it is; it goes as CRLF, as
+    Dovecot sends it. Without this, a client that ends lines at CRLF (as the RFC
+    says) and one that ends them at LF would unstuff a ``.`` after a bare LF
+    differently, and one of them would read back a different message.
+    """
+    return _BARE_LF.sub(b"\r\n", data)
+
+
 def multiline(data: bytes) -> bytes:
     """``data`` as a multi-line response body: dot-stuffed and terminated (RFC 1939 3).
 
-    Every line (after each LF) starting with ``.`` gets one more ``.``; a
-    message not ending in CRLF gets CRLF added before the final ``.`` line.
+    Lines end in CRLF (:func:`as_lines`); every line starting with ``.`` gets
+    one more ``.``; a message not ending in CRLF gets CRLF added before the
+    final ``.`` line.
     """
-    stuffed = _LINE_START_DOT.sub(b"..", data)
+    stuffed = _LINE_START_DOT.sub(b"..", as_lines(data))
     if stuffed and not stuffed.endswith(b"\r\n"):
         stuffed += b"\r\n"
     return stuffed + b".\r\n"

@@ -46,7 +46,7 @@ from fakeservers.pop3.command import (
     split_arguments,
 )
 from fakeservers.pop3.logins import login_times
-from fakeservers.pop3.maildrop import Maildrop, multiline, top
+from fakeservers.pop3.maildrop import Maildrop, as_lines, multiline, top
 from fakeservers.sasl import MECHANISMS, Accepted, Challenge, UnknownMechanism, start_exchange
 from fakeservers.store import Account, MailStore, Message, StoreError
 
@@ -345,7 +345,7 @@ class Pop3Session:
 
     def _totals(self) -> tuple[int, int]:
         listing = self._drop.listing()
-        return len(listing), sum(message.size for _, message in listing)
+        return len(listing), sum(len(as_lines(message.data)) for _, message in listing)
 
     def _message_data(self, text: str) -> bytes | None:
         """The bytes of message ``text``, or None after replying -ERR (RFC 1939 section 5)."""
@@ -362,7 +362,8 @@ class Pop3Session:
         self._reply(f"+OK {count} {octets}")
 
     async def _list(self, argument: str) -> None:
-        await self._scan(argument, lambda message: str(message.size), "scan listing")
+        # The size RETR sends (RFC 1939 section 5): lines in CRLF, before dot-stuffing.
+        await self._scan(argument, lambda message: str(len(as_lines(message.data))), "scan listing")
 
     async def _uidl(self, argument: str) -> None:
         await self._scan(argument, self._drop.unique_id, "unique-id listing")
@@ -386,7 +387,7 @@ class Pop3Session:
         data = self._message_data(number_text)
         if data is not None:
             self._retrieved.add(message_number(number_text))
-            self._multiline(f"+OK {len(data)} octets", data)
+            self._multiline(f"+OK {len(as_lines(data))} octets", data)
 
     async def _top(self, argument: str) -> None:
         number_text, count_text = split_arguments(argument, minimum=2, maximum=2)

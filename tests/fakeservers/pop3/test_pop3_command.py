@@ -16,7 +16,7 @@ from fakeservers.pop3.command import (
     parse_command,
     split_arguments,
 )
-from fakeservers.pop3.maildrop import Maildrop, multiline, top
+from fakeservers.pop3.maildrop import Maildrop, as_lines, multiline, top
 from fakeservers.store import MailStore
 
 # -- parse_command --------------------------------------------------------------------
@@ -100,9 +100,12 @@ def test_multiline_unstuffs_back_to_the_message(data: bytes) -> None:
     wire = multiline(data)
     assert wire.endswith(b".\r\n")
     body = wire[:-3]
-    # A client removes one leading dot from each line (RFC 1939 section 3).
+    # Lines end in CRLF only (a bare LF goes as CRLF), and a client removes one
+    # leading dot from each line (RFC 1939 section 3).
+    assert re.search(rb"(?<!\r)\n", body) is None
     unstuffed = re.sub(rb"(?m)^\.", b"", body)
-    expected = data if data.endswith(b"\r\n") or not data else data + b"\r\n"
+    lines = as_lines(data)
+    expected = lines if lines.endswith(b"\r\n") or not lines else lines + b"\r\n"
     assert unstuffed == expected
     # and the terminator cannot appear earlier
     assert b"\r\n.\r\n" not in b"\r\n" + body

@@ -180,13 +180,14 @@ def test_pop3_adds_the_line_end_a_message_lacks(servers: FakeMailServers) -> Non
     assert asyncio.run(_imap_read(servers, uid, binary=False)) == data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fake POP3 server dot-stuffs a '.' after a bare LF (fakeservers/pop3/maildrop.py "
-    "treats LF as a line end) while the reference client unstuffs only after CRLF, the "
-    "line end of RFC 1939 section 3: one '.' too many is read back",
-)
-def test_a_dot_after_a_bare_lf_reads_back_exactly_over_pop3(servers: FakeMailServers) -> None:
+def test_a_bare_lf_crosses_pop3_as_crlf_and_a_dot_after_it_reads_back(
+    servers: FakeMailServers,
+) -> None:
+    # RFC 1939 section 3: POP3 lines end in CRLF, so a bare LF goes as CRLF (as Dovecot
+    # sends it); the "." after it is then stuffed and unstuffed like any other.
     data = HEADER + b"bare\n.dot after a bare LF\r\n"
-    asyncio.run(_append(servers, data, binary=False))
-    assert asyncio.run(_pop3_newest(servers)) == data
+    uid = asyncio.run(_append(servers, data, binary=False))
+    expected = HEADER + b"bare\r\n.dot after a bare LF\r\n"
+    assert asyncio.run(_pop3_newest(servers)) == expected
+    assert _poplib_newest(servers) == expected
+    assert asyncio.run(_imap_read(servers, uid, binary=False)) == data  # IMAP keeps it
