@@ -1032,7 +1032,18 @@ class IMAPSession(Session):
         self.require("ENABLE")
         before = self.enabled
         async with self.step("ENABLE"):
-            await self._command("ENABLE", *[Atom(name) for name in extensions])
+            result = await self._command("ENABLE", *[Atom(name) for name in extensions])
+        if not any(response.name == "ENABLED" for response in result.untagged):
+            self.record(
+                Finding(
+                    id="imap.enable-without-enabled",
+                    severity=Severity.WARNING,
+                    reference="RFC 5161 section 3.2",
+                    message="ENABLE completed without an ENABLED response; assuming the "
+                    "advertised extensions asked for are enabled",
+                )
+            )
+            self.engine.assume_enabled(extensions)
         return self.enabled - before
 
     async def compress(self) -> None:

@@ -274,6 +274,17 @@ class IMAPEngine:
             names |= {"CONDSTORE"}  # RFC 7162 section 3.2.3: QRESYNC implies CONDSTORE
         self.enabled |= names
 
+    def assume_enabled(self, names: Iterable[str]) -> None:
+        """Count ``names`` as enabled without an ENABLED response (a server that omits it).
+
+        RFC 5161 section 3.2 requires ``* ENABLED`` even when empty; iCloud
+        answers ENABLE with the tagged OK alone, yet acts on it.
+        """
+        enabled = frozenset(name.upper() for name in names) & self.capabilities
+        if "QRESYNC" in enabled:
+            enabled |= {"CONDSTORE"}
+        self.enabled |= enabled
+
     @property
     def utf8_accept(self) -> bool:
         """Whether names and strings may be UTF-8 (RFC 6855 section 3, RFC 9051 section 6.3.1)."""

@@ -468,3 +468,32 @@ def test_gmail_items_fail_where_not_offered(seeded: FakeMailServers) -> None:
             await imap.fetch([1], ["X-GM-MSGID"])
 
     run(seeded, body)
+
+
+# -- servers that omit ENABLED ---------------------------------------------------------------
+
+
+@pytest.fixture
+def icloud(mail_pki: TestPKI) -> Iterator[FakeMailServers]:
+    """The icloud profile: ENABLE answered by the tagged OK alone."""
+    with _servers(mail_pki, server_config("icloud")) as servers:
+        yield servers
+
+
+def test_enable_without_enabled_is_a_finding_and_assumed(icloud: FakeMailServers) -> None:
+    async def body(imap: IMAPSession) -> None:
+        assert await imap.enable("QRESYNC", "X-NOT-OFFERED") == {"QRESYNC", "CONDSTORE"}
+        await imap.select("INBOX")
+        state = await imap.select("INBOX", qresync=QResync(1, 1))
+        assert state.exists == 0
+
+    session = run(icloud, body)
+    assert "imap.enable-without-enabled" in {finding.id for finding in session.findings}
+
+
+def test_enable_with_enabled_is_no_finding(imap_server: FakeMailServers) -> None:
+    async def body(imap: IMAPSession) -> None:
+        assert await imap.enable("QRESYNC", "X-NOT-OFFERED") == {"QRESYNC", "CONDSTORE"}
+
+    session = run(imap_server, body)
+    assert "imap.enable-without-enabled" not in {finding.id for finding in session.findings}

@@ -356,3 +356,11 @@ def test_a_corrupt_or_finished_deflate_stream_is_an_error() -> None:
     finished = zlib.compressobj(wbits=-15)
     with pytest.raises(DeflateError, match="ended"):
         Deflate().decompress(finished.compress(b"x") + finished.flush())
+
+
+def test_assumed_enabled_is_limited_to_what_was_advertised() -> None:
+    engine = _engine()
+    engine.assume_enabled(["qresync", "X-OTHER"])
+    assert engine.enabled == {"QRESYNC", "CONDSTORE"}
+    engine.assume_enabled(["IMAP4rev2"])
+    assert not engine.rev2
