@@ -364,3 +364,9 @@ def test_assumed_enabled_is_limited_to_what_was_advertised() -> None:
     assert engine.enabled == {"QRESYNC", "CONDSTORE"}
     engine.assume_enabled(["IMAP4rev2"])
     assert not engine.rev2
+
+
+@given(st.binary(max_size=200))
+def test_generated_literal8_round_trips(payload: bytes) -> None:
+    line = b"* 1 FETCH (BINARY[1] ~{%d}\r\n" % len(payload) + payload + b")\r\n"
+    assert parse_fetch(1, one(line).values, []).binary("1") == payload
