@@ -99,10 +99,13 @@ def _stderr(process: subprocess.Popen[bytes]) -> str:
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
-        if sys.platform == "win32":
-            process.send_signal(signal.CTRL_BREAK_EVENT)
-        else:
-            process.terminate()
+        try:
+            if sys.platform == "win32":
+                process.send_signal(signal.CTRL_BREAK_EVENT)
+            else:
+                process.terminate()
+        except OSError:
+            process.kill()  # no console to carry CTRL_BREAK (Wine, a service): kill instead
     try:
         process.communicate(timeout=10)
     except subprocess.TimeoutExpired:
