@@ -33,7 +33,10 @@ def rss_source() -> str | None:
     try:
         import psutil  # noqa: F401, PLC0415  (optional: the bench extra)
     except ImportError:
-        return "/proc" if Path("/proc/self/status").exists() else None
+        # Linux only: under Wine a Windows process sees the host's /proc through Z:,
+        # but Windows process ids are not Linux ones.
+        linux = sys.platform.startswith("linux")
+        return "/proc" if linux and Path("/proc/self/status").exists() else None
     return "psutil"
 
 
