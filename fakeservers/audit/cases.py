@@ -357,48 +357,8 @@ def _cases_for(d: _Dialect) -> list[AttackCase]:
                 ),
                 markers=(MARKER, "4242"),
             ),
-            AttackCase(
-                id="imap-referral-login",
-                protocol=p,
-                family="referral",
-                title="LOGIN answered with a referral to another server",
-                misbehaviour="a failed LOGIN carries [REFERRAL imap://...] to a server the attacker runs",
-                correct="never follow a referral: no connection to, and no credentials for, the other server",
-                source="RFC 2221 section 4.1 (login referrals); DESIGN: referrals are never followed",
-                endpoint="imaps",
-                rules=(
-                    {
-                        "event": "response",
-                        "verb": ["LOGIN", "AUTHENTICATE"],
-                        "replace": {
-                            "pattern": r"(?m)^(\S+) OK[^\r\n]*",
-                            "with": r"\1 NO [REFERRAL {referral}] Log in there",
-                        },
-                    },
-                ),
-                referral="login",
-            ),
-            AttackCase(
-                id="imap-referral-select",
-                protocol=p,
-                family="referral",
-                title="SELECT answered with a referral to another server",
-                misbehaviour="SELECT INBOX carries [REFERRAL imap://.../INBOX] to a server the attacker runs",
-                correct="never follow a referral: no connection to, and no credentials for, the other server",
-                source="RFC 2193 section 4.1 (mailbox referrals)",
-                endpoint="imaps",
-                rules=(
-                    {
-                        "event": "response",
-                        "verb": ["SELECT", "EXAMINE"],
-                        "replace": {
-                            "pattern": r"(?m)^(\S+) OK[^\r\n]*",
-                            "with": r"\1 NO [REFERRAL {referral}] Mailbox moved",
-                        },
-                    },
-                ),
-                referral="select",
-            ),
+            _referral_case("login", ("LOGIN", "AUTHENTICATE"), "Log in there"),
+            _referral_case("select", ("SELECT", "EXAMINE"), "Mailbox moved"),
             AttackCase(
                 id="imap-logindisabled-after-tls",
                 protocol=p,
@@ -465,6 +425,40 @@ def _cases_for(d: _Dialect) -> list[AttackCase]:
             )
         )
     return cases
+
+
+def _referral_case(kind: str, verbs: tuple[str, ...], text: str) -> AttackCase:
+    """A LOGIN or SELECT answered with a referral to the decoy server the audit runs."""
+    login = kind == "login"
+    return AttackCase(
+        id=f"imap-referral-{kind}",
+        protocol="imap",
+        family="referral",
+        title=f"{verbs[0]} answered with a referral to another server",
+        misbehaviour=(
+            "a failed LOGIN carries [REFERRAL imap://...] to a server the attacker runs"
+            if login
+            else "SELECT INBOX carries [REFERRAL imap://.../INBOX] to a server the attacker runs"
+        ),
+        correct="never follow a referral: no connection to, and no credentials for, the other server",
+        source=(
+            "RFC 2221 section 4.1 (login referrals); DESIGN: referrals are never followed"
+            if login
+            else "RFC 2193 section 4.1 (mailbox referrals)"
+        ),
+        endpoint="imaps",
+        rules=(
+            {
+                "event": "response",
+                "verb": list(verbs),
+                "replace": {
+                    "pattern": r"(?m)^(\S+) OK[^\r\n]*",
+                    "with": rf"\1 NO [REFERRAL {{referral}}] {text}",
+                },
+            },
+        ),
+        referral=kind,
+    )
 
 
 def all_cases() -> list[AttackCase]:

@@ -248,18 +248,19 @@ def _live_verdicts(
     print(f"  point the client at the {case.endpoint} endpoint", flush=True)
     secrets = [account.password for account in servers.accounts]
     users = [account.user for account in servers.accounts]
-    seen = [0, ""]
+    counted, shown = 0, ""
 
     def watch() -> None:
+        nonlocal counted, shown
         entries = journal.entries()
-        if len(entries) == seen[0]:
+        if len(entries) == counted:
             return
-        seen[0] = len(entries)
+        counted = len(entries)
         judgement = judge(case, entries, secrets=secrets, users=users)
-        shown = f"{judgement.verdict.value}: {judgement.reason}"
-        if shown != seen[1]:
-            seen[1] = shown
-            print(f"verdict so far: {shown}", flush=True)
+        verdict = f"{judgement.verdict.value}: {judgement.reason}"
+        if verdict != shown:
+            shown = verdict
+            print(f"verdict so far: {verdict}", flush=True)
             for line in judgement.evidence:
                 print(f"    {line}", flush=True)
 
