@@ -30,7 +30,11 @@ BENCHMARKS: dict[str, tuple[Callable[..., list[Result]], int, int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    # ``mailcompat bench`` runs this module and names itself in usage and error lines.
+    naming = argparse.ArgumentParser(add_help=False)
+    naming.add_argument("--prog", default="python -m bench")
+    named, argv = naming.parse_known_args(argv)
+    parser = argparse.ArgumentParser(prog=named.prog, description=__doc__)
     parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], metavar="NAME")
     parser.add_argument("--tiny", action="store_true", help="smoke run: tiny sizes, one round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per peer (default 5)")

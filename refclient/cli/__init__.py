@@ -29,6 +29,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "fetch",
     "probe",
     "report",
+    "bench",
 )
 
 
