@@ -6,7 +6,6 @@ keywords, which of them it may send.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from refclient.protocol.errors import LocalProtocolError
@@ -15,8 +14,6 @@ from refclient.protocol.errors import LocalProtocolError
 NOTIFY_KEYWORDS = frozenset({"SUCCESS", "FAILURE", "DELAY"})
 #: RFC 3461 section 4.4: an ENVID is at most 100 characters of xtext.
 MAX_ENVID = 100
-
-_BARE_CR_OR_LF = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 
 
 def encode_xtext(text: str) -> str:
@@ -39,7 +36,11 @@ def needs_binarymime(message: bytes) -> bool:
     Such content needs BODY=BINARYMIME and BDAT; 8BITMIME (RFC 6152) only
     allows 8-bit octets in CRLF-ended lines without NUL.
     """
-    return b"\x00" in message or _BARE_CR_OR_LF.search(message) is not None
+    # Every CR and every LF belongs to a CRLF exactly when the three counts agree;
+    # three C-speed counts, where a look-around regex took seconds on 50 MB.
+    crlf = message.count(b"\r\n")
+    bare = message.count(b"\r") != crlf or message.count(b"\n") != crlf
+    return bare or b"\x00" in message
 
 
 @dataclass(frozen=True)
