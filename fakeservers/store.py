@@ -425,6 +425,21 @@ class MailStore:
             count = sum(len(box.messages) for box in boxes)
         return octets, count
 
+    def over_quota(self, user: str, size: int) -> str | None:
+        """The quota resource (RFC 9208) one more message of ``size`` octets would exceed, or None.
+
+        STORAGE is counted in units of 1024 octets, rounded up, as GETQUOTA reports
+        it; MESSAGE counts messages. A resource without a limit is never exceeded.
+        """
+        with self._lock:
+            limits = dict(self.account(user).quota)
+            octets, count = self.usage(user)
+        if "STORAGE" in limits and (octets + size + 1023) // 1024 > limits["STORAGE"]:
+            return "STORAGE"
+        if "MESSAGE" in limits and count + 1 > limits["MESSAGE"]:
+            return "MESSAGE"
+        return None
+
     # -- POP3 maildrop lock and the SMTP outbox -------------------------------------
 
     def lock_maildrop(self, user: str) -> Callable[[], None] | None:

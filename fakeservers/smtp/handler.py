@@ -25,11 +25,20 @@ import base64
 import binascii
 import weakref
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session, auth_mechanism
 
 from fakeservers.config import ServerConfig
 from fakeservers.sasl import Accepted, Challenge, start_exchange
+from fakeservers.smtp.dsn import (
+    DELIVERED,
+    FAILED,
+    Notification,
+    RecipientOutcome,
+    build_report,
+    wants_notification,
+)
 from fakeservers.smtp.parameters import (
     MailParameters,
     ParameterError,
@@ -71,6 +80,16 @@ class TransactionState:
     chunks: bytearray | None = None
     #: The reply to every further BDAT once a chunk failed (RFC 3030 section 2).
     failed: str | None = None
+
+
+#: What aiosmtpd leaves as the address of ``MAIL FROM:<>``, the null reverse-path.
+NULL_PATH = "<>"
+
+
+def _sender(envelope: Envelope) -> str:
+    """The envelope sender; empty for the null reverse-path (RFC 5321 section 4.5.5)."""
+    sender = envelope.mail_from or ""
+    return "" if sender == NULL_PATH else sender
 
 
 def _is_tls(server: SMTP) -> bool:
@@ -211,12 +230,17 @@ class SubmissionHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Deliver to each local account once; keep the rest in the outbox; record it.
 
+        A local delivery can still fail after the message was accepted: over the
+        account's quota (RFC 9208 limits, ``5.2.2`` mailbox full). Delivery
+        status notifications (RFC 3461) go to the envelope sender for what the
+        recipients' NOTIFY asked for (:mod:`fakeservers.smtp.dsn`).
+
         RFC 8689 section 4.2: a REQUIRETLS message may only leave over TLS. The
         outbox stands for relaying that never happens, so the requirement is kept
         in the record (:class:`~fakeservers.smtp.record.Transaction`) with it.
         """
         data = envelope.original_content or b""
-        sender = envelope.mail_from or ""
+        sender = _sender(envelope)
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         received = received_field(
             helo=session.host_name or "",
@@ -225,18 +249,29 @@ class SubmissionHandler:
             tls=self._implicit_tls or session.ssl is not None,
             authenticated=bool(session.authenticated),
         )
-        delivered: dict[str, int] = {}
-        remote: list[str] = []
-        for recipient in envelope.rcpt_tos:
-            account = self._store.find_address(recipient)
-            if account is None:
-                remote.append(recipient)
-            elif account.user not in delivered:
-                message = self._store.deliver(
-                    account.address, return_path_field(sender) + received + data
-                )
-                delivered[account.user] = message.uid
+        arrival = datetime.now(UTC)
         state = self.transaction(envelope)
+        copy = return_path_field(sender) + received + data
+        delivered: dict[str, int] = {}
+        failed: dict[str, str] = {}
+        outcomes: list[RecipientOutcome] = []
+        remote: list[str] = []
+        for recipient in state.recipients:
+            account = self._store.find_address(recipient.address)
+            if account is None:
+                remote.append(recipient.address)
+                continue
+            if account.user not in delivered and account.user not in failed:
+                if self._store.over_quota(account.user, len(copy)) is not None:
+                    # RFC 3463 section 3.3: X.2.2 mailbox full.
+                    failed[account.user] = "552 5.2.2 Mailbox full: quota exceeded"
+                else:
+                    delivered[account.user] = self._store.deliver(account.address, copy).uid
+            if account.user in delivered:
+                outcomes.append(RecipientOutcome(recipient, DELIVERED, "2.0.0"))
+            else:
+                outcomes.append(RecipientOutcome(recipient, FAILED, "5.2.2", failed[account.user]))
+        notifications = self._notify(sender, state.parameters, outcomes, received + data, arrival)
         self.record.add_transaction(
             Transaction(
                 sender=sender,
@@ -247,6 +282,8 @@ class SubmissionHandler:
                 tls=self._implicit_tls or session.ssl is not None,
                 delivered=tuple(delivered.items()),
                 outgoing=tuple(remote),
+                failed=tuple(failed.items()),
+                notifications=tuple(notifications),
             )
         )
         if remote:
@@ -254,6 +291,51 @@ class SubmissionHandler:
         if "submission-copies-to-sent" in self._config.behaviours:
             self._copy_to_sent(session, data)
         return "250 2.6.0 Message accepted for delivery"
+
+    def _notify(
+        self,
+        sender: str,
+        parameters: MailParameters,
+        outcomes: list[RecipientOutcome],
+        message: bytes,
+        arrival: datetime,
+    ) -> list[Notification]:
+        """Issue the DSNs the recipients asked for: one per action, to the envelope sender.
+
+        RFC 3461 section 6.2 (and RFC 5321 section 4.5.5): a message with the
+        null reverse-path never gets one. A sender who is not a local account
+        cannot be reached (the outbox never relays): the notification is only
+        recorded. Neither is one delivered over the sender's own quota; no
+        notification is ever issued about a notification.
+        """
+        if not sender:
+            return []
+        notifications: list[Notification] = []
+        for action in (DELIVERED, FAILED):
+            chosen = [
+                o
+                for o in outcomes
+                if o.action == action and wants_notification(o.recipient, action)
+            ]
+            if not chosen:
+                continue
+            report = build_report(
+                action=action,
+                outcomes=chosen,
+                sender=sender,
+                parameters=parameters,
+                message=message,
+                hostname=self._config.hostname,
+                arrival=arrival,
+            )
+            copy = return_path_field("") + report  # RFC 3461 section 6.2: from <>
+            account = self._store.find_address(sender)
+            where: tuple[str, int] | None = None
+            if account is not None and self._store.over_quota(account.user, len(copy)) is None:
+                where = (account.user, self._store.deliver(account.address, copy).uid)
+            recipients = tuple(o.recipient.address for o in chosen)
+            notifications.append(Notification(action, recipients, sender, report, where))
+        return notifications
 
     def _copy_to_sent(self, session: Session, data: bytes) -> None:
         """Store what the user submitted in their \\Sent mailbox, as Gmail does."""

@@ -2,8 +2,10 @@
 
 Each accepted message leaves a :class:`Transaction`: the envelope with every
 extension parameter the client gave (DSN's RET, ENVID, NOTIFY and ORCPT,
-REQUIRETLS, BODY, SMTPUTF8, SIZE), whether it came by BDAT, and where it was
-delivered (the account and UID of each copy in the store). A client that
+REQUIRETLS, BODY, SMTPUTF8, SIZE), whether it came by BDAT, where it was
+delivered (the account and UID of each copy in the store), which deliveries
+failed after acceptance, and the delivery status notifications issued for it
+(also those nothing could carry, for a sender outside the store). A client that
 breaks the protocol in a way the server tolerates (pipelining where RFC 2920
 forbids it) leaves a :class:`ClientFinding`, also logged as a warning on the
 ``fakeservers.smtp`` logger.
@@ -21,6 +23,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 
+from fakeservers.smtp.dsn import Notification
 from fakeservers.smtp.parameters import MailParameters, RecipientParameters
 from fakeservers.store import MailStore
 
@@ -47,6 +50,10 @@ class Transaction:
     delivered: tuple[tuple[str, int], ...]
     #: Recipients kept in the outbox (not local, never relayed).
     outgoing: tuple[str, ...]
+    #: (user, SMTP reply) of each local delivery that failed after acceptance (quota).
+    failed: tuple[tuple[str, str], ...] = ()
+    #: The delivery status notifications issued for it (RFC 3461), delivered or not.
+    notifications: tuple[Notification, ...] = ()
 
 
 @dataclass(frozen=True)
