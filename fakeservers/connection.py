@@ -5,8 +5,15 @@ every clear-text byte the client sent after the STARTTLS command (RFC 2595
 section 3.1, RFC 3207 section 4.2; CVE-2011-0411 is the bug that happens
 otherwise), and a StreamReader keeps its buffer across ``start_tls`` with no
 public way to empty it. This :class:`asyncio.Protocol` owns its buffer, so
-:meth:`Connection.start_tls` can discard it, and it upgrades through the public
-``loop.start_tls`` API, which works on the selector and the proactor loop alike.
+:meth:`Connection.start_tls` can discard it.
+
+TLS, implicit (RFC 8314 section 3) and after STARTTLS, runs through the fake
+servers' own :class:`~fakeservers.tls_layer.TLSLayer`, not asyncio's: on an
+implicit-TLS port the connection is accepted as plain TCP and starts TLS
+itself, so that the ``connect`` rules act before the handshake (a delay holds
+it back, ``corrupt_tls`` replaces it), and an idle TLS session keeps no large
+read buffer. The layer only uses public transport and protocol calls, so the
+selector and the proactor loop behave alike.
 
 Reads are bounded: a line longer than the limit is consumed and reported as
 :class:`LineTooLong` without being kept; reading pauses the transport when the
@@ -23,6 +30,7 @@ from collections.abc import Callable
 from typing import cast
 
 from fakeservers.rules import Event, SessionRules, Wire
+from fakeservers.tls_layer import TLSLayer
 
 _HIGH_WATER = 256 * 1024
 
@@ -46,8 +54,19 @@ class IdleTimeout(Exception):
 class Connection(asyncio.Protocol):
     """One client connection with bounded line and exact-length reads."""
 
-    def __init__(self, *, idle_timeout: float, rules: SessionRules | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        idle_timeout: float,
+        rules: SessionRules | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+        tls_handshake_timeout: float = 10.0,
+    ) -> None:
         self.idle_timeout = idle_timeout
+        #: The context of an implicit-TLS port (imaps, pop3s); None where TLS comes by STARTTLS.
+        self.implicit_tls = implicit_tls
+        self.tls_handshake_timeout = tls_handshake_timeout
+        self._tls: TLSLayer | None = None
         #: Applies the fault rules to this connection; None when no rule concerns it.
         self.wire = Wire(rules, lambda: self._transport, encode=self._encode) if rules else None
         self._buffer = bytearray()
@@ -69,14 +88,23 @@ class Connection(asyncio.Protocol):
         *,
         idle_timeout: float,
         rules: Callable[[], SessionRules] | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+        tls_handshake_timeout: float = 10.0,
     ) -> Callable[[], Connection]:
         """A protocol factory for ``loop.create_server`` calling ``on_connect`` per client.
 
-        ``rules`` gives each new connection its session's fault rules.
+        ``rules`` gives each new connection its session's fault rules. With
+        ``implicit_tls`` every connection begins TLS when accepted; the caller
+        completes it with :meth:`accept_tls` before serving.
         """
 
         def build() -> Connection:
-            connection = cls(idle_timeout=idle_timeout, rules=rules() if rules else None)
+            connection = cls(
+                idle_timeout=idle_timeout,
+                rules=rules() if rules else None,
+                implicit_tls=implicit_tls,
+                tls_handshake_timeout=tls_handshake_timeout,
+            )
             connection._on_connect = on_connect
             return connection
 
@@ -85,11 +113,17 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
+        raw = cast(asyncio.Transport, transport)
+        if self.implicit_tls is not None:
+            # RFC 8314 section 3: TLS from the first octet. What the server writes before
+            # the handshake completes (a connect rule's text) waits for it, encrypted.
+            self._tls = TLSLayer(self.implicit_tls, self, on_secure=self._on_secure)
+            self._tls.attach(raw)
+            self._transport = self._tls.transport
+        else:
+            self._transport = raw
         if self.wire is not None:
-            self.wire.on_event(Event.CONNECT)
-            if self.is_tls:  # implicit TLS: the handshake is already done
-                self.wire.on_event(Event.TLS)
+            self.wire.on_event(Event.CONNECT)  # before any TLS handshake
         if self._on_connect is not None:
             self._on_connect(self)
 
@@ -297,35 +331,48 @@ class Connection(asyncio.Protocol):
         """Upgrade to TLS as the server; returns how many clear-text octets were discarded.
 
         Discarding is required: bytes pipelined after STARTTLS must not be
-        executed as if they had come over TLS (RFC 2595 section 3.1).
+        executed as if they had come over TLS (RFC 2595 section 3.1). Raises
+        ``ssl.SSLError`` or ``ConnectionError`` when the handshake fails.
         """
         if self._transport is None:
             raise ConnectionClosed("no transport")
-        if self.wire is not None:
-            # Waiting for delayed output must not let the ClientHello into our buffer,
-            # where it would be discarded with the pipelined clear text: stop reading
-            # first; start_tls below resumes it under TLS.
-            self._transport.pause_reading()
+        if self._tls is not None:
+            raise ConnectionClosed("TLS is already active")
         dropped = self.discard_buffer()
+        # From here every octet received goes to the TLS layer, never to our buffer:
+        # the ClientHello is not discarded with the pipelined clear text, even while
+        # delayed output is still being written below.
+        self._tls = TLSLayer(context, self, on_secure=self._on_secure)
+        self._tls.attach(self._transport)
+        await self._handshake(self._tls, timeout)
+        return dropped
+
+    async def accept_tls(self) -> None:
+        """Complete the implicit-TLS handshake this connection began when accepted.
+
+        The ``connect`` rules act first: their delay holds the handshake back and
+        ``corrupt_tls`` sends garbage in its place (then :class:`ConnectionClosed`).
+        Raises ``ssl.SSLError`` or ``ConnectionError`` when the handshake fails,
+        ``ConnectionAbortedError`` after ``tls_handshake_timeout``.
+        """
+        if self._tls is None or self._tls.started:
+            raise RuntimeError("no implicit TLS handshake is pending on this connection")
+        await self._handshake(self._tls, self.tls_handshake_timeout)
+
+    async def _handshake(self, layer: TLSLayer, timeout: float) -> None:
         if self.wire is not None:
             await self.wire.flush()
             if self.wire.take_corrupt_tls():
-                self.wire.corrupt_handshake()
+                self.wire.corrupt_handshake(layer.raw_transport)
                 raise ConnectionClosed("TLS handshake corrupted by a rule")
-        loop = asyncio.get_running_loop()
-        new_transport = await loop.start_tls(
-            self._transport,
-            self,
-            context,
-            server_side=True,
-            ssl_handshake_timeout=timeout,
-        )
-        if new_transport is None:
-            raise ConnectionClosed("TLS handshake did not complete")
-        self._transport = new_transport
+        await layer.handshake(timeout)
+
+    def _on_secure(self) -> None:
+        """The handshake completed (called before any plaintext is delivered)."""
+        if self._tls is not None:
+            self._transport = self._tls.transport
         if self.wire is not None:
             self.wire.on_event(Event.TLS)
-        return dropped
 
     def start_compression(self) -> None:
         """Deflate (RFC 1951, no zlib header) both ways from now on: COMPRESS, RFC 4978.

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fakeservers.config import Limits
-from fakeservers.connection import Connection
+from fakeservers.connection import Connection, ConnectionClosed
 from fakeservers.rules import RuleBook
+
+logger = logging.getLogger(__name__)
 
 #: Pending connections the kernel queues per endpoint (asyncio's default is 100): a
 #: burst of clients connecting at once is accepted, not retried after SYN timeouts.
@@ -84,8 +87,11 @@ async def listen_for_sessions(
     """Bind a line-based server (IMAP, POP3): one :class:`Connection` and one task per client.
 
     ``serve(connection)`` runs a session to its end. With ``implicit_tls`` the
-    TLS handshake happens before ``serve`` starts (imaps, pop3s); otherwise the
-    session may upgrade with :meth:`Connection.start_tls`. Every session is
+    listener accepts plain TCP and each connection runs its own TLS handshake
+    (:meth:`Connection.accept_tls`, within ``limits.tls_handshake_timeout``)
+    before ``serve`` starts (imaps, pop3s; RFC 8314 section 3), so that the
+    ``connect`` rules act before it; otherwise the session may upgrade with
+    :meth:`Connection.start_tls`. Every session, handshaking ones included, is
     tracked by the returned listener, so closing it ends them all. Each
     connection gets the ``protocol`` session rules of ``rules`` current when it
     is accepted.
@@ -93,8 +99,18 @@ async def listen_for_sessions(
     loop = asyncio.get_running_loop()
     listeners: list[Listener] = []  # filled before the server starts serving
 
+    async def session(connection: Connection) -> None:
+        if implicit_tls:
+            try:
+                await connection.accept_tls()
+            except (ConnectionClosed, OSError) as error:  # ssl.SSLError is an OSError
+                logger.debug("%s: TLS handshake with %s failed: %s", name, connection.peer, error)
+                await connection.close()  # a corrupted handshake's garbage still goes out
+                return
+        await serve(connection)
+
     def on_connect(connection: Connection) -> None:
-        task = loop.create_task(serve(connection))
+        task = loop.create_task(session(connection))
 
         def close() -> None:
             connection.abort()
@@ -108,11 +124,11 @@ async def listen_for_sessions(
             on_connect,
             idle_timeout=limits.idle_timeout,
             rules=(lambda: rules.session(protocol)) if rules is not None else None,
+            implicit_tls=tls_context if implicit_tls else None,
+            tls_handshake_timeout=limits.tls_handshake_timeout,
         ),
         host,
         port,
-        ssl=tls_context if implicit_tls else None,
-        ssl_handshake_timeout=limits.tls_handshake_timeout if implicit_tls else None,
         start_serving=False,
         backlog=LISTEN_BACKLOG,
     )

@@ -176,8 +176,14 @@ class Wire:
                 self.end(fired.ending)
 
     def on_event(self, event: Event, data: bytes = b"") -> Fired:
-        """Fire ``connect``, ``tls``, ``idle`` or ``bytes`` rules and queue their actions."""
+        """Fire ``connect``, ``tls``, ``idle`` or ``bytes`` rules and queue their actions.
+
+        A ``corrupt_tls`` action marks the next handshake for corruption: on an
+        implicit-TLS port a ``connect`` rule's is the first one (RFC 8314 section 3).
+        """
         fired = self.rules.fire(event, data=data, tls=self.tls) if self.rules else Fired()
+        if fired.corrupt_tls:
+            self._corrupt_next_tls = True
         if fired:
             self._queue(lambda: self._perform(fired, b"", {}))
         return fired
@@ -210,9 +216,14 @@ class Wire:
             else:
                 transport.close()
 
-    def corrupt_handshake(self) -> None:
-        """Send garbage where the server's TLS handshake should be, then close."""
-        transport = self._transport()
+    def corrupt_handshake(self, transport: asyncio.BaseTransport | None = None) -> None:
+        """Send garbage where the server's TLS handshake should be, then close.
+
+        ``transport`` is where the garbage goes when it is not the wire's own: the
+        TCP transport under a TLS layer whose handshake has not begun (implicit TLS).
+        """
+        if transport is None:
+            transport = self._transport()
         if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
             transport.write(CORRUPT_HANDSHAKE)
             transport.close()

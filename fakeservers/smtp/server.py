@@ -3,7 +3,14 @@
 The STARTTLS listener (port 587 style) requires STARTTLS before anything
 but EHLO/NOOP/QUIT (``require_starttls``) and offers AUTH only under TLS
 (``auth_require_tls``). The implicit-TLS listener (465 style, RFC 8314) is
-TLS from the first byte, through ``ssl=`` on ``loop.create_server``.
+TLS from the first byte, through the fake servers' own
+:class:`~fakeservers.tls_layer.TLSLayer`: the listener accepts plain TCP, the
+``connect`` rules act (a delay holds the handshake back, ``corrupt_tls``
+sends garbage in its place), then the layer runs the handshake and presents
+the session to aiosmtpd as an ordinary ``asyncio.Transport`` whose extra info
+(``ssl_object``, ``sslcontext``, ``peercert``, ``cipher``) is what asyncio's
+own TLS transport reports; aiosmtpd's protocol starts only then, exactly as
+with ``ssl=`` on ``loop.create_server``. aiosmtpd's STARTTLS stays its own.
 
 :class:`SubmissionSMTP` subclasses aiosmtpd's ``SMTP`` for four reasons,
 each through a method aiosmtpd documents for subclasses: ``push`` (every
@@ -28,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, AnyStr, cast
@@ -38,9 +46,13 @@ from fakeservers.config import ServerConfig
 from fakeservers.listener import LISTEN_BACKLOG, Listener
 from fakeservers.rules import Event, SessionRules, Wire
 from fakeservers.smtp import extensions
+from fakeservers.smtp.dot_data import serve_data
 from fakeservers.smtp.handler import SubmissionHandler
 from fakeservers.smtp.replies import with_enhanced_code
 from fakeservers.store import MailStore
+from fakeservers.tls_layer import TLSLayer
+
+logger = logging.getLogger(__name__)
 
 IDENT = "ESMTP mailcompat submission ready"
 
@@ -79,20 +91,37 @@ class SubmissionSMTP(SMTP):
         *,
         track: Track,
         rules: SessionRules | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+        tls_handshake_timeout: float = 10.0,
         **options: Any,
     ) -> None:
         super().__init__(handler, **options)
         self._track = track
         self._untrack: Callable[[], None] | None = None
-        #: Applies the fault rules to this connection; None when no rule concerns it.
-        self.wire = Wire(rules, lambda: self.transport) if rules else None
+        #: The context of the implicit-TLS port (RFC 8314 section 3), run by our TLS layer.
+        self._implicit_tls = implicit_tls
+        self._tls_handshake_timeout = tls_handshake_timeout
+        self._tls_layer: TLSLayer | None = None
+        self._handshake: asyncio.Task[None] | None = None
+        #: Applies the fault rules to this connection; None when no rule concerns it. Before
+        #: aiosmtpd has a transport (implicit TLS, handshake pending) it writes to the layer.
+        self.wire = Wire(rules, self._wire_transport) if rules else None
+
+    def _wire_transport(self) -> asyncio.BaseTransport | None:
+        if self.transport is not None:
+            return self.transport
+        return self._tls_layer.transport if self._tls_layer is not None else None
 
     def _create_session(self) -> Session:
         # Documented by aiosmtpd as the hook subclasses override for custom sessions.
         return QuietSession(self.loop)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        first = self._untrack is None  # STARTTLS calls it again with the TLS transport
+        if self._implicit_tls is not None and self._tls_layer is None:
+            self._begin_implicit_tls(cast(asyncio.Transport, transport), self._implicit_tls)
+            return
+        # Called again: after our implicit-TLS handshake, or by aiosmtpd's STARTTLS.
+        first = self._untrack is None
         if first:
             self._untrack = self._track(cast(asyncio.Transport, transport).abort)
         super().connection_made(transport)
@@ -101,6 +130,28 @@ class SubmissionSMTP(SMTP):
                 self.wire.on_event(Event.CONNECT)
             if transport.get_extra_info("ssl_object") is not None:
                 self.wire.on_event(Event.TLS)
+
+    def _begin_implicit_tls(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
+        """Plain TCP accepted on the implicit-TLS port: connect rules, then our handshake."""
+        self._untrack = self._track(raw.abort)
+        layer = TLSLayer(context, self, on_secure=lambda: self.connection_made(layer.transport))
+        self._tls_layer = layer
+        layer.attach(raw)
+        if self.wire is not None:
+            self.wire.on_event(Event.CONNECT)  # before the handshake
+        self._handshake = self.loop.create_task(self._implicit_handshake(layer))
+
+    async def _implicit_handshake(self, layer: TLSLayer) -> None:
+        """The connect rules' delays, then the handshake; aiosmtpd starts when it completes."""
+        try:
+            if self.wire is not None:
+                await self.wire.flush()
+                if self.wire.take_corrupt_tls():
+                    self.wire.corrupt_handshake(layer.raw_transport)
+                    return
+            await layer.handshake(self._tls_handshake_timeout)
+        except OSError as error:  # ssl.SSLError, ConnectionError: the layer has closed it
+            logger.debug("SMTP TLS handshake with %s failed: %s", layer.extra("peername"), error)
 
     def data_received(self, data: bytes) -> None:
         wire = self.wire
@@ -112,6 +163,10 @@ class SubmissionSMTP(SMTP):
         super().data_received(data)
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self.session is None:  # the implicit-TLS handshake never completed
+            if self._untrack is not None:
+                self._untrack()
+            return
         super().connection_lost(error)
         if self._untrack is not None:
             self._untrack()
@@ -149,7 +204,8 @@ class SubmissionSMTP(SMTP):
     @syntax("DATA")
     async def smtp_DATA(self, arg: str | None) -> None:
         if await extensions.data_allowed(self):
-            await super().smtp_DATA(arg)
+            # aiosmtpd's DATA reads line by line; the same command, read in bulk.
+            await serve_data(self, arg)
 
     @syntax("BDAT <size> [LAST]")
     async def smtp_BDAT(self, arg: str | None) -> None:
@@ -227,6 +283,8 @@ async def start_smtp_server(
             hostname=config.hostname,
             ident=config.profile.smtp.greeting or IDENT,
             tls_context=None if implicit_tls else tls_context,
+            implicit_tls=tls_context if implicit_tls else None,
+            tls_handshake_timeout=limits.tls_handshake_timeout,
             require_starttls=not implicit_tls,
             auth_require_tls=not implicit_tls,
             timeout=limits.idle_timeout,
@@ -237,8 +295,6 @@ async def start_smtp_server(
         build,
         host,
         port,
-        ssl=tls_context if implicit_tls else None,
-        ssl_handshake_timeout=limits.tls_handshake_timeout if implicit_tls else None,
         start_serving=False,
         backlog=LISTEN_BACKLOG,
     )
