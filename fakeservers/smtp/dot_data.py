@@ -1,0 +1,213 @@
+"""DATA read in bulk: the dot-terminated mail data of RFC 5321 section 4.1.1.4.
+
+aiosmtpd reads DATA one line at a time, which costs seconds for a message
+of tens of megabytes. :class:`DotDataDecoder` is a sans-IO decoder of the
+same text: it takes octets in pieces of any size, finds the end-of-data line
+``CRLF . CRLF`` (whose first CRLF may be the one that ended the DATA
+command), removes the transparency dots of section 4.5.2, counts the octets
+against the message size limit and the longest line against the line
+limit, and keeps nothing once a limit is passed (aiosmtpd's own rules:
+read to the end, then answer 552 or 500). :func:`receive` feeds it from
+aiosmtpd's stream without ever reading past the end of the data, so
+commands pipelined after it (RFC 2920) stay for the command loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from typing import Any
+
+#: The end of the mail data, RFC 5321 section 4.1.1.4.
+END = b"\r\n.\r\n"
+
+
+class Outcome(enum.Enum):
+    """What the data amounted to, once its end was read."""
+
+    RECEIVED = "received"
+    TOO_MUCH = "too much mail data"  # over the size limit: 552 (RFC 5321 4.5.3.1.10)
+    TOO_LONG = "line too long"  # over the line limit: 500 (RFC 5321 4.5.3.1.6)
+
+
+class DotDataDecoder:
+    """Dot-terminated mail data in, the message out; pieces of any size, one pass.
+
+    ``feed`` returns how many of the given octets belong to the data: all of
+    them until the end line is complete, then the count up to and including
+    it (the rest is the next command).
+    """
+
+    def __init__(self, *, size_limit: int | None, line_limit: int) -> None:
+        self.size_limit = size_limit
+        self.line_limit = line_limit
+        self.outcome = Outcome.RECEIVED
+        self.done = False
+        #: Octets of the data as sent (stuffing included), the size SIZE limits.
+        self.size = 0
+        self._message = bytearray()
+        #: How many octets of END the data ends with; it starts after a CRLF.
+        self._matched = 2
+        self._line = 0  # length of the line being read, so far
+        self._raw_tail = b"\r\n"  # the last two octets as sent
+
+    @property
+    def needs_bytewise(self) -> bool:
+        """Whether the data read so far ends inside a possible end line.
+
+        A reader that cannot give octets back must then read one octet at a
+        time, lest it read past the end; otherwise it may read up to the next
+        ``END`` in one piece.
+        """
+        return self._matched > 0 and not self.done
+
+    def feed(self, data: bytes) -> int:
+        """Take octets of the data; returns how many belong to it."""
+        if self.done or not data:
+            return 0
+        end = self._end_in(data)
+        piece = data if end is None else data[:end]
+        self.size += len(piece)
+        self._track_lines(piece)
+        # The end line's ".\r\n" is not data (aiosmtpd counts the same way).
+        if self.outcome is Outcome.RECEIVED and self.size_limit and self.size - 3 > self.size_limit:
+            self.outcome = Outcome.TOO_MUCH
+        if self.outcome is Outcome.RECEIVED:
+            self._keep(piece)
+        else:
+            self._message.clear()  # nothing is kept once the data cannot be delivered
+        if end is not None:
+            self.done = True
+            # The end line's dot went as stuffing; its CRLF ends no line of the message.
+            del self._message[-2:]
+        return len(piece)
+
+    def message(self) -> bytes:
+        """The message, without the end line and with transparency dots removed.
+
+        Meaningful once ``done`` with the outcome RECEIVED.
+        """
+        return bytes(self._message)
+
+    def _keep(self, piece: bytes) -> None:
+        """Append ``piece`` without the dot that starts each line (section 4.5.2).
+
+        The data began after a CRLF, so a dot first in it is stuffing too; a
+        CRLF-dot split between two pieces is recognised by the octets sent
+        before (not by those kept, which lost their dots).
+        """
+        before = self._raw_tail
+        self._raw_tail = (before + piece)[-2:]
+        if before == b"\r\n" and piece.startswith(b"."):
+            piece = piece[1:]
+        elif before.endswith(b"\r") and piece.startswith(b"\n."):
+            piece = b"\n" + piece[2:]
+        self._message += piece.replace(b"\r\n.", b"\r\n")
+
+    def _end_in(self, data: bytes) -> int | None:
+        """The index just past the end line in ``data``, if it completes there."""
+        matched = self._matched
+        if matched:
+            # Continue a partial end line across the piece boundary. END's only
+            # border is "\r", which a continuation of "\r\n.\r" covers too.
+            wanted = END[matched:]
+            if data[: len(wanted)] == wanted:
+                return len(wanted)
+            if len(data) < len(wanted) and wanted.startswith(data):
+                self._matched = matched + len(data)
+                return None
+        found = data.find(END)
+        if found >= 0:
+            return found + len(END)
+        self._matched = _partial_end(data)
+        return None
+
+    def _track_lines(self, piece: bytes) -> None:
+        """Follow the longest line, its CRLF included (as aiosmtpd measures it)."""
+        last = piece.rfind(b"\n")
+        if last < 0:
+            self._line += len(piece)
+            longest = self._line
+        else:
+            first = piece.find(b"\n")
+            longest = self._line + first + 1
+            if last > first:
+                longest = max(longest, 1 + max(map(len, piece[first + 1 : last].split(b"\n"))))
+            self._line = len(piece) - last - 1
+            longest = max(longest, self._line)
+        if longest > self.line_limit and self.outcome is Outcome.RECEIVED:
+            self.outcome = Outcome.TOO_LONG
+
+
+def _partial_end(data: bytes) -> int:
+    """How many octets of END ``data`` ends with (0 to 4)."""
+    for length in range(min(len(END) - 1, len(data)), 0, -1):
+        if data.endswith(END[:length]):
+            return length
+    return 0
+
+
+async def receive(
+    reader: asyncio.StreamReader, decoder: DotDataDecoder, *, on_progress: Any = None
+) -> bool:
+    """Feed ``decoder`` from ``reader`` up to the end of the data; False if the client left.
+
+    Reads up to the next ``END`` in one piece (at most the stream's limit at a
+    time), and one octet at a time only where the data read so far ends in
+    a partial end line, so nothing past the data is consumed.
+    ``on_progress()`` is called after each piece (activity for idle timers).
+    """
+    try:
+        while not decoder.done:
+            if decoder.needs_bytewise:
+                piece = await reader.readexactly(1)
+            else:
+                try:
+                    piece = await reader.readuntil(END)
+                except asyncio.LimitOverrunError as overrun:
+                    # No end line within the stream's limit: take what cannot be part of one.
+                    piece = await reader.readexactly(max(1, overrun.consumed))
+            taken = decoder.feed(piece)
+            if taken != len(piece):  # pragma: no cover - the reads above stop at the end
+                raise AssertionError("read past the end of the mail data")
+            if on_progress is not None:
+                on_progress()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return False
+    return True
+
+
+async def serve_data(server: Any, arg: str | None) -> None:
+    """aiosmtpd's DATA command (its checks and replies), with the data read in bulk.
+
+    ``server`` is aiosmtpd's ``SMTP``; as in aiosmtpd, a message over the size
+    limit is answered 552 and a line over the line limit 500, both after the
+    data has been read to its end (RFC 5321 section 4.2.5), and the data is
+    handed to the handler's ``handle_DATA`` as ``envelope.content`` and
+    ``envelope.original_content``, undecoded (the fake server's
+    ``decode_data`` is off).
+    """
+    if await server.check_helo_needed() or await server.check_auth_needed("DATA"):
+        return
+    if not server.envelope.rcpt_tos:
+        await server.push("503 Error: need RCPT command")
+        return
+    if arg:
+        await server.push("501 Syntax: DATA")
+        return
+    await server.push("354 End data with <CR><LF>.<CR><LF>")
+    decoder = DotDataDecoder(size_limit=server.data_size_limit, line_limit=server.line_length_limit)
+    if not await receive(server._reader, decoder, on_progress=server._reset_timeout):
+        return  # the client went away inside the data; nothing is delivered
+    if decoder.outcome is not Outcome.RECEIVED:
+        server._set_post_data_state()
+        if decoder.outcome is Outcome.TOO_LONG:
+            await server.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+        else:
+            await server.push("552 Error: Too much mail data")
+        return
+    content = decoder.message()
+    server.envelope.content = server.envelope.original_content = content
+    status = await server._call_handler_hook("DATA")
+    server._set_post_data_state()
+    await server.push(status)
