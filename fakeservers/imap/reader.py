@@ -135,14 +135,19 @@ class Reader:
     def literal(self) -> bytes:
         """``literal = "{" number ["+"] "}" CRLF *CHAR8`` (RFC 3501 section 4.3, RFC 7888).
 
-        ``literal8`` (``~{n}``, RFC 3516 section 4.2) is read the same way: the
-        octets may hold NUL, which only APPEND's grammar lets through.
+        ``CHAR8`` excludes NUL (RFC 3501 section 9, RFC 9051 section 4.3), so an
+        ordinary literal holding one is a syntax error. ``literal8`` (``~{n}``,
+        RFC 3516 section 4.2) is read the same way but may hold NUL; only
+        APPEND's grammar lets it through.
         """
-        size = int(self._match(_LITERAL, "a literal").group(1))
+        match = self._match(_LITERAL, "a literal")
+        size = int(match.group(1))
         end = self.position + size
         if end > len(self.data):
             raise SyntaxProblem("literal is shorter than announced")
         value = self.data[self.position : end]
+        if not match.group().startswith(b"~") and b"\x00" in value:
+            raise SyntaxProblem("NUL is not allowed in a literal (RFC 3501 section 4.3)")
         self.position = end
         return value
 

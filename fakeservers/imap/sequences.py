@@ -8,8 +8,12 @@ always matches the message with the highest UID, even when ``n`` is larger).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import bisect
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+_Item = TypeVar("_Item")
 
 #: The symbolic ``*`` in a range, resolved by :meth:`SequenceSet.contains`.
 STAR = 0
@@ -29,6 +33,10 @@ class SequenceSet:
 
     ranges: tuple[tuple[int, int], ...]
     saved: bool = False
+    #: Merged intervals per value of ``*`` (see :meth:`intervals`), computed once each.
+    _resolved: dict[int, tuple[list[int], list[int]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def parse(cls, text: bytes) -> SequenceSet:
@@ -44,17 +52,60 @@ class SequenceSet:
             ranges.append((numbers[0], numbers[-1]))
         return cls(tuple(ranges))
 
+    def intervals(self, *, largest: int) -> tuple[list[int], list[int]]:
+        """The set as sorted, disjoint, non-adjacent intervals: (starts, ends), inclusive.
+
+        ``*`` is ``largest``; ``5:3`` is ``3:5`` (RFC 3501 section 9). Sorting
+        and merging costs O(r log r) for r ranges, once per ``largest``, so a
+        client's 100 comma-separated UIDs cost no more than a range per message.
+        """
+        cached = self._resolved.get(largest)
+        if cached is not None:
+            return cached
+        pairs = sorted(
+            (min(first or largest, last or largest), max(first or largest, last or largest))
+            for first, last in self.ranges
+        )
+        starts: list[int] = []
+        ends: list[int] = []
+        for low, high in pairs:
+            if ends and low <= ends[-1] + 1:
+                ends[-1] = max(ends[-1], high)
+            else:
+                starts.append(low)
+                ends.append(high)
+        if len(self._resolved) > 8:  # ``*`` takes few values in one command
+            self._resolved.clear()
+        self._resolved[largest] = (starts, ends)
+        return starts, ends
+
     def contains(self, number: int, *, largest: int) -> bool:
-        """Whether ``number`` is in the set when ``*`` is ``largest``."""
-        for first, last in self.ranges:
-            low, high = sorted((first or largest, last or largest))
-            if low <= number <= high:
-                return True
-        return False
+        """Whether ``number`` is in the set when ``*`` is ``largest`` (O(log r))."""
+        starts, ends = self.intervals(largest=largest)
+        index = bisect.bisect_right(starts, number) - 1
+        return index >= 0 and number <= ends[index]
 
     def select(self, numbers: Iterable[int], *, largest: int) -> list[int]:
         """The members of ``numbers`` (ascending) that are in the set."""
         return [n for n in numbers if self.contains(n, largest=largest)]
+
+    def pick(
+        self, items: Sequence[_Item], *, key: Callable[[_Item], int], largest: int
+    ) -> list[tuple[int, _Item]]:
+        """(index, item) of the ``items`` whose ``key`` is in the set, in order.
+
+        ``items`` must be sorted by ``key`` (messages by UID or by sequence
+        number). Each interval is found by binary search, so the cost is
+        O(r log n) plus the items returned, never a scan of all ``items``.
+        """
+        starts, ends = self.intervals(largest=largest)
+        chosen: list[tuple[int, _Item]] = []
+        position = 0
+        for low, high in zip(starts, ends, strict=True):
+            first = bisect.bisect_left(items, low, lo=position, key=key)
+            position = bisect.bisect_right(items, high, lo=first, key=key)
+            chosen.extend((index, items[index]) for index in range(first, position))
+        return chosen
 
     def highest_explicit(self) -> int:
         """The largest number written out (not ``*``); 0 if only ``*`` appears."""

@@ -20,7 +20,12 @@ import ssl
 from fakeservers.config import ServerConfig
 from fakeservers.connection import Connection, ConnectionClosed, IdleTimeout, LineTooLong
 from fakeservers.imap.dispatch import COMMANDS, HOLDS_EXPUNGES
-from fakeservers.imap.framing import CONTINUATION, LiteralRefused, read_command
+from fakeservers.imap.framing import (
+    CONTINUATION,
+    LITERAL_MINUS_MAX,
+    LiteralRefused,
+    read_command,
+)
 from fakeservers.imap.parser import Command, ParseError, parse_command
 from fakeservers.imap.session import Reply, Session, State, bad
 from fakeservers.imap.view import NoSuchMessage
@@ -100,14 +105,19 @@ async def _serve_one(session: Session) -> None:
         await connection.drain()
 
     try:
-        data = await read_command(connection, session.config.limits, go_ahead=go_ahead)
+        data = await read_command(
+            connection,
+            session.config.limits,
+            go_ahead=go_ahead,
+            max_non_synchronizing=_non_synchronizing_limit(session),
+        )
     except LineTooLong as error:
         _answer(session, "*", bad(f"Command line too long (limit {error.limit} octets)"))
         return
     except LiteralRefused as refused:
         if refused.fatal:
             raise
-        _answer(session, refused.tag or "*", Reply("NO", refused.text, "TOOBIG"))
+        _answer(session, refused.tag or "*", Reply(refused.status, refused.text, "TOOBIG"))
         return
     try:
         command = parse_command(data)
@@ -135,6 +145,18 @@ async def _serve_one(session: Session) -> None:
         _answer(session, command.tag, reply)
     if wire is not None:
         await wire.conclude(fired)
+
+
+def _non_synchronizing_limit(session: Session) -> int | None:
+    """The LITERAL- limit when the session advertises LITERAL- and not LITERAL+ (RFC 7888 5).
+
+    A session that advertises neither is served as before: its non-synchronizing
+    literals are accepted up to ``max_literal``, as LITERAL+ would.
+    """
+    names = {name.upper() for name in session.capabilities()}
+    if "LITERAL-" in names and "LITERAL+" not in names:
+        return LITERAL_MINUS_MAX
+    return None
 
 
 async def _dispatch(session: Session, command: Command) -> Reply | None:

@@ -30,6 +30,10 @@ from fakeservers.store import MailStore, Message, NoSuchMailbox
 RECENT = "\\Recent"
 
 
+def _uid_of(message: Message) -> int:
+    return message.uid
+
+
 class NoSuchMessage(ValueError):
     """A sequence number beyond the mailbox (answered BAD, RFC 3501 section 9 ``seq-number``)."""
 
@@ -108,17 +112,16 @@ class MailboxView:
             ]
         if uid:
             largest = self.messages[-1].uid if self.messages else 0
-            return [
-                (number, message)
-                for number, message in enumerate(self.messages, start=1)
-                if numbers.contains(message.uid, largest=largest)
-            ]
+            picked = numbers.pick(self.messages, key=_uid_of, largest=largest)
+            return [(index + 1, message) for index, message in picked]
         count = len(self.messages)
         if numbers.highest_explicit() > count:
             raise NoSuchMessage(f"no message {numbers.highest_explicit()} (there are {count})")
+        starts, ends = numbers.intervals(largest=count)
         return [
             (number, self.messages[number - 1])
-            for number in numbers.select(range(1, count + 1), largest=count)
+            for low, high in zip(starts, ends, strict=True)
+            for number in range(max(low, 1), min(high, count) + 1)  # ``*`` is 0 when empty
         ]
 
     # -- keeping up to date -------------------------------------------------------

@@ -284,11 +284,31 @@ def _check_capabilities(scenario: Scenario, step: Step, outcome: dict[str, Any])
     offered |= {f"AUTH={m}".upper() for m in outcome.get("auth_mechanisms") or ()}
     if protocol == "pop3" and _APOP_TIMESTAMP.search(str(outcome.get("greeting") or "")):
         offered.add("APOP")  # RFC 1939 section 7: a greeting timestamp offers APOP
-    missing = [c for c in wanted if c.upper() not in offered]
+    missing = [c for c in wanted if not _offers(offered, c.upper())]
     if after_login:
-        missing = [c for c in missing if c.upper().startswith("AUTH=") == (verb == "connect")]
+        missing = [c for c in missing if _is_auth(c.upper()) == (verb == "connect")]
     if missing:
         raise _Unsupported(f"the {protocol} server does not offer {', '.join(missing)}")
+
+
+def _offers(offered: set[str], wanted: str) -> bool:
+    """Whether ``offered`` (upper case) has the capability ``wanted`` (upper case).
+
+    A bare name matches the capability with or without its value:
+    ``APPENDLIMIT`` matches ``APPENDLIMIT=35651584`` (RFC 7889 section 5),
+    ``AUTH`` any ``AUTH=mechanism``, ``SIZE`` an EHLO ``SIZE 35882577`` (RFC
+    1870); a name with a value (``AUTH=PLAIN``, ``APPENDLIMIT=100``) only itself.
+    """
+    if wanted in offered:
+        return True
+    if "=" in wanted or " " in wanted:
+        return False
+    return any(name.startswith((wanted + "=", wanted + " ")) for name in offered)
+
+
+def _is_auth(wanted: str) -> bool:
+    """Whether ``wanted`` is an authentication capability, which IMAP offers before login."""
+    return wanted == "AUTH" or wanted.startswith("AUTH=")
 
 
 async def _run_steps(scenario: Scenario, context: StepContext, result: Result) -> None:

@@ -21,12 +21,17 @@ RESOURCES = ("STORAGE", "MESSAGE")
 async def enable(session: Session, command: Command) -> Reply:
     """ENABLE (RFC 5161 section 3.1): only in the authenticated state.
 
-    ``ENABLED`` names what was newly enabled; unknown names are ignored.
+    ``ENABLED`` names what was newly enabled; unknown names are ignored, and so
+    are names the session's capability list does not advertise (RFC 5161
+    section 3.1: a client may only enable advertised extensions), so a profile
+    that hides QRESYNC or IMAP4rev2 (Gmail's) never switches them on.
     """
     if session.state is not State.AUTHENTICATED:
         return bad("ENABLE is only allowed in the authenticated state")
     names = command.arguments(Enable).names
-    newly = [name for name in (session.enabled.enable(each) for each in names) if name]
+    advertised = {name.upper() for name in session.capabilities()}
+    offered = [name for name in names if name.upper() in advertised]
+    newly = [name for name in (session.enabled.enable(each) for each in offered) if name]
     session.untagged(" ".join(["ENABLED", *newly]).encode("ascii"))
     return ok("ENABLE completed")
 
