@@ -17,7 +17,8 @@ RFC 2449 extensions: RESP-CODES and AUTH-RESP-CODE (``[AUTH]``, ``[IN-USE]``,
 ``EXPIRE 0`` retrieved messages are deleted at QUIT), and PIPELINING (commands
 are read and answered in order, whatever arrives at once). RFC 6856: the UTF8
 command (AUTHORIZATION state only) and UTF-8 user names and passwords,
-normalised to NFC as section 2 asks.
+normalised to NFC as section 2 asks; a session without UTF8 receives messages
+with UTF-8 header fields downgraded (RFC 6858, :mod:`fakeservers.pop3.downgrade`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from fakeservers.pop3.command import (
     parse_command,
     split_arguments,
 )
+from fakeservers.pop3.downgrade import downgrade
 from fakeservers.pop3.logins import login_times
 from fakeservers.pop3.maildrop import Maildrop, as_lines, multiline, top
 from fakeservers.sasl import MECHANISMS, Accepted, Challenge, UnknownMechanism, start_exchange
@@ -109,6 +111,8 @@ class Pop3Session:
         self._release_lock: Callable[[], None] | None = None
         self._bad_commands = 0
         self._utf8 = False
+        #: Downgraded octets by UID, for a session without UTF8 (RFC 6856 section 2).
+        self._downgraded: dict[int, bytes] = {}
         #: Messages retrieved with RETR, deleted at QUIT under ``EXPIRE 0`` (RFC 2449 6.7).
         self._retrieved: set[int] = set()
 
@@ -343,9 +347,28 @@ class Pop3Session:
         assert self._maildrop is not None, "only dispatched in TRANSACTION"
         return self._maildrop
 
+    def _wire_data(self, message: Message) -> bytes:
+        """The octets this session sends for ``message`` (before CRLF lines and dot-stuffing).
+
+        RFC 6856 section 2: UTF-8 header fields only go to a client that issued
+        UTF8; any other gets the message downgraded (:mod:`fakeservers.pop3.downgrade`),
+        the same octets every time, so that LIST, STAT, TOP and RETR agree. UTF8 is
+        only allowed before login, so the mode cannot change under the cache.
+        """
+        if self._utf8:
+            return message.data
+        data = self._downgraded.get(message.uid)
+        if data is None:
+            data = self._downgraded[message.uid] = downgrade(message.data)
+        return data
+
+    def _size(self, message: Message) -> int:
+        """The size RETR sends (RFC 1939 section 5): lines in CRLF, before dot-stuffing."""
+        return len(as_lines(self._wire_data(message)))
+
     def _totals(self) -> tuple[int, int]:
         listing = self._drop.listing()
-        return len(listing), sum(len(as_lines(message.data)) for _, message in listing)
+        return len(listing), sum(self._size(message) for _, message in listing)
 
     def _message_data(self, text: str) -> bytes | None:
         """The bytes of message ``text``, or None after replying -ERR (RFC 1939 section 5)."""
@@ -354,7 +377,7 @@ class Pop3Session:
         if message is None:
             self._reply(f"-ERR no such message {number} (or it is deleted)")
             return None
-        return message.data
+        return self._wire_data(message)
 
     async def _stat(self, argument: str) -> None:
         split_arguments(argument, minimum=0, maximum=0)
@@ -363,7 +386,7 @@ class Pop3Session:
 
     async def _list(self, argument: str) -> None:
         # The size RETR sends (RFC 1939 section 5): lines in CRLF, before dot-stuffing.
-        await self._scan(argument, lambda message: str(len(as_lines(message.data))), "scan listing")
+        await self._scan(argument, lambda message: str(self._size(message)), "scan listing")
 
     async def _uidl(self, argument: str) -> None:
         await self._scan(argument, self._drop.unique_id, "unique-id listing")
