@@ -235,6 +235,8 @@ class Store:
     uid: bool
     #: The UNCHANGEDSINCE modifier (RFC 7162 section 3.1.3).
     unchanged_since: int | None = None
+    #: ``FLAGS``, or Gmail's ``X-GM-LABELS`` (then ``flags`` holds the labels).
+    item: str = "FLAGS"
 
 
 @dataclass(frozen=True)
@@ -788,11 +790,42 @@ def _store(reader: Reader, uid: bool) -> Arguments:
         unchanged_since = _modseq_value(reader)
         reader.expect(b") ", "')' closing the STORE modifiers")
     mode = "add" if reader.skip(b"+") else "remove" if reader.skip(b"-") else "replace"
+    if reader.skip(b"X-GM-LABELS"):  # Gmail's IMAP extensions: labels are astrings
+        silent = reader.skip(b".SILENT")
+        reader.space()
+        labels = tuple(_gm_labels(reader))
+        return Store(messages, mode, silent, labels, uid, unchanged_since, item="X-GM-LABELS")
     reader.expect(b"FLAGS", "FLAGS, +FLAGS or -FLAGS")
     silent = reader.skip(b".SILENT")
     reader.space()
     flags = reader.flag_list() if reader.peek(b"(") else _bare_flags(reader)
     return Store(messages, mode, silent, tuple(flags), uid, unchanged_since)
+
+
+def _gm_labels(reader: Reader) -> list[str]:
+    """``"(" [label *(SP label)] ")"``, or labels without parentheses."""
+    parenthesized = reader.skip(b"(")
+    if parenthesized and reader.skip(b")"):
+        return []
+    labels = [_gm_label(reader)]
+    while reader.skip(b" "):
+        labels.append(_gm_label(reader))
+    if parenthesized:
+        reader.expect(b")", "')' closing the labels")
+    return labels
+
+
+def _gm_label(reader: Reader) -> str:
+    """A system label (``\\Inbox``, bare or quoted) or an astring naming a mailbox.
+
+    Mailbox names come in modified UTF-7, or UTF-8 with 8-bit octets, as anywhere.
+    """
+    if reader.skip(b"\\"):
+        return "\\" + reader.raw_atom().decode("ascii")
+    label = reader.astring()
+    if label.startswith(b"\\"):
+        return _utf8(label, "label")
+    return _decode_name(label)
 
 
 def _bare_flags(reader: Reader) -> list[str]:

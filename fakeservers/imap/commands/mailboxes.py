@@ -28,7 +28,7 @@ from fakeservers.imap.parser import (
     Status,
 )
 from fakeservers.imap.responses import flag_list, mailbox, parenthesized, string
-from fakeservers.imap.sequences import format_uid_set
+from fakeservers.imap.sequences import SequenceSet, format_uid_set
 from fakeservers.imap.session import Reply, Session, State, bad, no, ok
 from fakeservers.imap.view import RECENT, MailboxView
 from fakeservers.store import DELIMITER, Mailbox, MailboxExists, NoSuchMailbox, StoreError
@@ -98,9 +98,11 @@ async def select(session: Session, command: Command) -> Reply:
 def _resynchronize(session: Session, view: MailboxView, known: Qresync) -> None:
     """What changed since ``known.modseq``: VANISHED (EARLIER), then FETCH (RFC 7162 3.2.5).
 
-    The sequence match data only lets a server narrow VANISHED; every expunge
-    the store remembers after the client's mod-sequence is reported instead.
+    VANISHED (EARLIER) names the UIDs expunged after the client's mod-sequence,
+    within its known UIDs, narrowed by the sequence match data (RFC 7162
+    section 3.2.5.2): see :func:`_matched_uid`.
     """
+    floor = 0 if known.seq_match is None else _matched_uid(view, *known.seq_match)
     with session.store.locked():
         box = session.store.mailbox(view.user, view.name)
         largest = box.uidnext - 1
@@ -108,6 +110,7 @@ def _resynchronize(session: Session, view: MailboxView, known: Qresync) -> None:
             uid
             for uid, modseq in box.expunged.items()
             if modseq > known.modseq
+            and uid > floor
             and (known.known_uids is None or known.known_uids.contains(uid, largest=largest))
         )
     if gone:
@@ -116,6 +119,37 @@ def _resynchronize(session: Session, view: MailboxView, known: Qresync) -> None:
         if message.modseq > known.modseq:
             view.seen_flags(message)
             session.untagged(view.flags_response(number, message, uid=True))
+
+
+def _matched_uid(view: MailboxView, numbers: SequenceSet, uids: SequenceSet) -> int:
+    """The highest UID up to which the client's numbering still holds (RFC 7162 3.2.5.2).
+
+    The sequence match data pairs message numbers the client knows with their
+    UIDs. Checked from the lowest pair up, each pair whose message number still
+    holds that UID shows that no message below it was expunged (UIDs only
+    grow, so a message keeps its number exactly when none before it went): the
+    client needs no VANISHED for UIDs up to it. The first pair that no longer
+    matches ends the check. Returns 0 when nothing matched, or when the two sets
+    differ in size (the client's data cannot be paired, so it is ignored).
+    """
+    count = len(view.messages)
+    largest_uid = view.messages[-1].uid if view.messages else 0
+    seq_starts, seq_ends = numbers.intervals(largest=count)
+    uid_starts, uid_ends = uids.intervals(largest=largest_uid)
+    known_numbers = (n for a, b in zip(seq_starts, seq_ends, strict=True) for n in range(a, b + 1))
+    known_uids = (u for a, b in zip(uid_starts, uid_ends, strict=True) for u in range(a, b + 1))
+    sizes = (
+        sum(b - a + 1 for a, b in zip(seq_starts, seq_ends, strict=True)),
+        sum(b - a + 1 for a, b in zip(uid_starts, uid_ends, strict=True)),
+    )
+    if sizes[0] != sizes[1]:
+        return 0
+    floor = 0
+    for number, uid in zip(known_numbers, known_uids, strict=True):
+        if not 1 <= number <= count or view.messages[number - 1].uid != uid:
+            break
+        floor = uid
+    return floor
 
 
 #: The special uses CREATE accepts (RFC 6154 section 2); the store keeps one per mailbox.

@@ -20,7 +20,7 @@ from fakeservers.imap.search import USES_GMAIL, USES_MODSEQ, Candidate
 from fakeservers.imap.sequences import format_uid_set
 from fakeservers.imap.session import Reply, Session, bad, no, ok
 from fakeservers.imap.view import RECENT, MailboxView
-from fakeservers.store import DEFAULT_FOLDERS, Message, NoSuchMailbox, StoreError
+from fakeservers.store import Mailbox, MailboxExists, Message, NoSuchMailbox, StoreError
 
 _READ_ONLY = "Mailbox is read-only (EXAMINE)"
 
@@ -219,40 +219,115 @@ def _report_vanished(session: Session, view: MailboxView, args: Fetch, since: in
         session.untagged(b"VANISHED (EARLIER) " + format_uid_set(gone))
 
 
-#: How Gmail names the labels of its system folders in X-GM-LABELS.
+#: Gmail's system labels, by the special use (RFC 6154) of the mailbox that holds each;
+#: a mailbox used for ``\\All`` or ``\\Archive`` is no label (All Mail holds everything).
 _GMAIL_SYSTEM_LABELS = {
-    "INBOX": "\\Inbox",
-    "Sent": "\\Sent",
-    "Drafts": "\\Draft",
-    "Trash": "\\Trash",
-    "Junk": "\\Spam",
+    "\\Sent": "\\Sent",
+    "\\Drafts": "\\Draft",
+    "\\Trash": "\\Trash",
+    "\\Junk": "\\Spam",
+    "\\Important": "\\Important",
+    "\\Flagged": "\\Starred",
 }
+_NOT_LABELS = ("\\All", "\\Archive")
+
+
+def _label_of(box: Mailbox) -> str | None:
+    """The X-GM-LABELS name of a mailbox: ``\\Inbox``, a system label, its name, or None."""
+    if box.name == "INBOX":
+        return "\\Inbox"
+    if box.special_use in _NOT_LABELS:
+        return None
+    if box.special_use is not None:
+        return _GMAIL_SYSTEM_LABELS.get(box.special_use)
+    return box.name
+
+
+def _same_message(one: Message, other: Message) -> bool:
+    """Two copies of one Gmail message: the same octets and internal date."""
+    return other.data == one.data and other.internal_date == one.internal_date
+
+
+def _holding(session: Session, view: MailboxView, message: Message) -> list[Mailbox]:
+    """The mailboxes other than the selected one that hold a copy of ``message``."""
+    holding: list[Mailbox] = []
+    for box in session.store.mailboxes(view.user):
+        if box.name == view.name:
+            continue
+        with session.store.locked():
+            if any(_same_message(message, other) for other in box.messages):
+                holding.append(box)
+    return holding
 
 
 def gmail_labels(session: Session, view: MailboxView, message: Message) -> list[str]:
     """X-GM-LABELS: the other mailboxes holding the same message (same content and date).
 
-    Like Gmail, the label of the selected mailbox itself is not listed; the
-    default folders are named as Gmail's system labels (``\\Inbox``, ``\\Sent``...).
+    Gmail's labels are its folders: a message with a label is in that label's
+    mailbox. Like Gmail, the label of the selected mailbox itself is not listed;
+    INBOX and the special-use mailboxes are named as Gmail's system labels
+    (``\\Inbox``, ``\\Sent``, ``\\Draft``, ``\\Spam``...).
     """
-    system = {name for name, _ in DEFAULT_FOLDERS}
-    labels: list[str] = []
-    for box in session.store.mailboxes(view.user):
-        if box.name == view.name:
-            continue
-        with session.store.locked():
-            present = any(
-                other.data == message.data and other.internal_date == message.internal_date
-                for other in box.messages
+    labels = (_label_of(box) for box in _holding(session, view, message))
+    return [label for label in labels if label is not None]
+
+
+def _label_mailbox(session: Session, user: str, label: str) -> str | None:
+    """The mailbox a label names; None for a system label this account has no mailbox for."""
+    if label.upper() == "\\INBOX":
+        return "INBOX"
+    if not label.startswith("\\"):
+        return label
+    uses = [use for use, name in _GMAIL_SYSTEM_LABELS.items() if name.upper() == label.upper()]
+    boxes = session.store.mailboxes(user)
+    return next((box.name for box in boxes if uses and box.special_use == uses[0]), None)
+
+
+async def _store_labels(session: Session, command: Command, args: Store) -> Reply:
+    """STORE [+|-]X-GM-LABELS[.SILENT] (Gmail's IMAP extensions): labels are mailboxes.
+
+    Adding a label copies the message into that label's mailbox (a user label
+    that does not exist yet is created, as Gmail does); removing one removes the
+    copy there, and removing the selected mailbox's own label takes the message
+    out of it (reported as an expunge after the command). Replacing sets the
+    labels other than the selected mailbox's, which is never listed. Each
+    message's new labels are reported unless .SILENT.
+    """
+    view = session.selected
+    if not gmail_enabled(session):
+        return bad("X-GM-LABELS is not supported")
+    named: list[str] = []
+    for label in args.flags:
+        name = _label_mailbox(session, view.user, label)
+        if name is None:
+            return no(f"No mailbox for the label {label}", "NONEXISTENT")
+        named.append("INBOX" if name.upper() == "INBOX" else name)
+    wanted = set(named)
+    store_ = session.store
+    for number, message in view.select(args.messages, uid=args.uid):
+        current = {box.name for box in _holding(session, view, message)}
+        if args.mode == "remove":
+            adding, removing = set(), wanted & (current | {view.name})
+        elif args.mode == "add":
+            adding, removing = wanted - current - {view.name}, set()
+        else:
+            adding, removing = wanted - current - {view.name}, current - wanted
+        for name in sorted(adding):
+            with contextlib.suppress(MailboxExists):
+                store_.create_mailbox(view.user, name)
+            store_.copy(view.user, view.name, [message.uid], name)
+        for name in sorted(removing):
+            with store_.locked():
+                box = store_.mailbox(view.user, name)
+                copies = [other.uid for other in box.messages if _same_message(message, other)]
+            store_.delete_messages(view.user, name, copies)
+        if not args.silent:
+            shown = b" ".join(
+                string(label.encode("utf-8")) for label in gmail_labels(session, view, message)
             )
-        if present:
-            if box.name in system:
-                label = _GMAIL_SYSTEM_LABELS.get(box.name)
-                if label is not None:
-                    labels.append(label)
-            else:
-                labels.append(box.name)
-    return labels
+            uid = b" UID %d" % message.uid if args.uid else b""
+            session.untagged(b"%d FETCH (X-GM-LABELS (%s)%s)" % (number, shown, uid))
+    return ok(f"{_name(command)} completed")
 
 
 def _add_seen(session: Session, view: MailboxView, message: Message) -> None:
@@ -272,6 +347,8 @@ async def store(session: Session, command: Command) -> Reply:
     view = session.selected
     if view.read_only:
         return no(_READ_ONLY, "READ-ONLY")
+    if args.item == "X-GM-LABELS":
+        return await _store_labels(session, command, args)
     wrong = check_flags(args.flags)
     if wrong is not None:
         return bad(f"{wrong} is not a flag a client can set")
