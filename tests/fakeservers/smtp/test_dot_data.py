@@ -1,4 +1,4 @@
-"""The bulk DATA decoder (RFC 5321 sections 4.1.1.4 and 4.5.2), fed whole, in pieces and byte by byte.
+"""The bulk DATA decoder (RFC 5321 4.1.1.4 and 4.5.2), fed whole, in pieces and byte by byte.
 
 The reference is the client's own dot-stuffing (``refclient.protocol.smtp.data``):
 whatever it encodes, the decoder gives back exactly, however the octets are
@@ -8,6 +8,7 @@ split, and never takes an octet past the end line.
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 from hypothesis import given
@@ -39,7 +40,7 @@ def _decode(pieces: list[bytes], *, size_limit: int | None = None) -> tuple[DotD
 
 def _split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({cut % (len(data) + 1) for cut in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in zip(points, points[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
 @given(_TEXT, st.lists(st.integers(min_value=0), max_size=8), st.binary(max_size=12))
@@ -123,3 +124,21 @@ def test_receive_reports_a_client_that_left_inside_the_data() -> None:
         return await receive(reader, DotDataDecoder(size_limit=None, line_limit=LINE_LIMIT))
 
     assert asyncio.run(scenario()) is False
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=12), max_size=12),
+    st.lists(st.integers(min_value=0), max_size=8),
+    st.integers(min_value=3, max_value=10),
+)
+def test_the_line_limit_holds_for_any_lines_and_split(
+    lengths: list[int], cuts: list[int], limit: int
+) -> None:
+    message = b"".join(b"x" * length + b"\r\n" for length in lengths)
+    wire = stuff(message)
+    decoder = DotDataDecoder(size_limit=None, line_limit=limit)
+    for piece in _split(wire, cuts):
+        decoder.feed(piece)
+    longest = max(len(line) + 1 for line in wire.split(b"\n")[:-1])  # CRLF included
+    assert decoder.done
+    assert (decoder.outcome is Outcome.TOO_LONG) == (longest > limit)
