@@ -14,17 +14,31 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import product
 
 from refclient.protocol.errors import RemoteProtocolError
 from refclient.protocol.imap.framing import Frame
 
 Value = str | bytes | None | list["Value"]
 
-_ATOM = re.compile(rb'[^\x00-\x20()"{\x7f\[\]]+')
-_QUOTED = re.compile(rb'"((?:[^"\\\r\n]|\\.)*)"')
+#: One token of a line piece (RFC 3501 section 9): a parenthesis, a quoted string, an
+#: atom with an optional section spec and partial (``BODY[HEADER.FIELDS (TO)]<0>``), a
+#: bare section spec, or else any single octet, which the parser then refuses. Spaces
+#: separate tokens and are skipped.
+_TOKEN = re.compile(
+    rb"[()]"
+    rb'|"(?:[^"\\\r\n]++|\\.)*+"'
+    rb'|[^\x00-\x20()"{\x7f\[\]]++(?:\[[^\]]*+\](?:<[0-9.]++>)?)?'
+    rb"|\[[^\]]*+\](?:<[0-9.]++>)?"
+    rb"|[^ ]"
+)
 _UNESCAPE = re.compile(rb"\\(.)")
-_SECTION_END = re.compile(rb"\]")
-_PARTIAL = re.compile(rb"<[0-9.]+>")
+_WORD = re.compile(rb" *([^ ]*)")
+#: NIL in every case (RFC 3501 section 9: atoms are case-insensitive).
+_NILS = frozenset(bytes(letters) for letters in product(b"Nn", b"Ii", b"Ll"))
+#: First octets of tokens that are no value: controls, ``{`` ``[`` ``]`` and DEL.
+_SPECIAL_FIRST = frozenset([*range(0x20), 0x7B, 0x5B, 0x5D, 0x7F])
+_TAGGED_STATUS = frozenset({"OK", "NO", "BAD"})
 
 #: Status words of a status response (RFC 3501 section 7.1).
 STATUS_WORDS = frozenset({"OK", "NO", "BAD", "BYE", "PREAUTH"})
@@ -77,166 +91,127 @@ Response = Continuation | Tagged | Untagged
 
 def parse_frame(frame: Frame, *, max_nesting: int) -> Response:
     """Parse one framed response; raises RemoteProtocolError when malformed."""
-    first = frame.first_line
-    if first.startswith(b"+"):
-        return Continuation(first[2:] if first.startswith(b"+ ") else first[1:])
-    reader = _Reader(frame, max_nesting=max_nesting)
-    tag = reader.word()
+    first = frame.lines[0]
+    if first[:1] == b"+":
+        return Continuation(first[2:] if first[:2] == b"+ " else first[1:])
+    match = _WORD.match(first)
+    tag = match.group(1).decode("ascii", "replace")  # type: ignore[union-attr]
     if not tag:
-        raise reader.error("response without a tag")
-    name = reader.word().upper()
+        raise _error(frame, "response without a tag")
+    match = _WORD.match(first, match.end())  # type: ignore[union-attr]
+    name = match.group(1).decode("ascii", "replace").upper()  # type: ignore[union-attr]
     number: int | None = None
     if tag == "*" and name.isdigit():
         number = int(name)
-        name = reader.word().upper()
+        match = _WORD.match(first, match.end())  # type: ignore[union-attr]
+        name = match.group(1).decode("ascii", "replace").upper()  # type: ignore[union-attr]
     if not name:
-        raise reader.error("response without a type")
+        raise _error(frame, "response without a type")
+    position = match.end()  # type: ignore[union-attr]
     if tag != "*":
-        if name not in {"OK", "NO", "BAD"}:
-            raise reader.error(f"tagged response with status {name!r}")
-        code, text = reader.status_rest()
+        if name not in _TAGGED_STATUS:
+            raise _error(frame, f"tagged response with status {name!r}")
+        code, text = _status_rest(frame, position, max_nesting)
         return Tagged(tag, name, code, text)
     if name in STATUS_WORDS:
-        code, text = reader.status_rest()
+        code, text = _status_rest(frame, position, max_nesting)
         return Untagged(name, number, [], code, text)
-    return Untagged(name, number, reader.values())
+    return Untagged(name, number, parse_values(frame, position, max_nesting=max_nesting))
 
 
-class _Reader:
-    """Reads tokens from the pieces of a frame."""
+def _error(frame: Frame, message: str) -> RemoteProtocolError:
+    return RemoteProtocolError(
+        f"malformed response: {message}",
+        line=frame.raw_preview(),
+        reference="RFC 3501 section 9",
+    )
 
-    def __init__(self, frame: Frame, *, max_nesting: int) -> None:
-        self._frame = frame
-        self._index = 0  # current line piece
-        self._line = frame.lines[0]
-        self._pos = 0
-        self._max_nesting = max_nesting
 
-    def error(self, message: str) -> RemoteProtocolError:
-        return RemoteProtocolError(
-            f"malformed response: {message}",
-            line=self._frame.raw_preview(),
-            reference="RFC 3501 section 9",
-        )
+def _status_rest(frame: Frame, position: int, max_nesting: int) -> tuple[ResponseCode | None, str]:
+    """``[code] text`` of a status response (text may be empty, a common deviation)."""
+    if frame.literals:
+        pieces = [frame.lines[0][position:]]
+        for index, literal in enumerate(frame.literals):
+            pieces.append(literal)
+            pieces.append(frame.lines[index + 1])
+        rest = b"".join(pieces).lstrip(b" ")
+    else:
+        rest = frame.lines[0][position:].lstrip(b" ")
+    code: ResponseCode | None = None
+    if rest[:1] == b"[":
+        end = rest.find(b"]")
+        if end < 0:
+            raise _error(frame, "response code without ']'")
+        code = _parse_code(rest[1:end], max_nesting=max_nesting)
+        rest = rest[end + 1 :].lstrip(b" ")
+    return code, rest.decode("utf-8", "replace")
 
-    def word(self) -> str:
-        """The next space-delimited word of the first line (tag, number, type)."""
-        line = self._line
-        while self._pos < len(line) and line[self._pos] == 0x20:
-            self._pos += 1
-        start = self._pos
-        while self._pos < len(line) and line[self._pos] != 0x20:
-            self._pos += 1
-        return line[start : self._pos].decode("ascii", "replace")
 
-    def status_rest(self) -> tuple[ResponseCode | None, str]:
-        """``[code] text`` of a status response (text may be empty, a common deviation)."""
-        rest = b"".join(self._remaining_pieces())
-        rest = rest.lstrip(b" ")
-        code: ResponseCode | None = None
-        if rest.startswith(b"["):
-            end = rest.find(b"]")
-            if end < 0:
-                raise self.error("response code without ']'")
-            code = _parse_code(rest[1:end], max_nesting=self._max_nesting)
-            rest = rest[end + 1 :].lstrip(b" ")
-        return code, rest.decode("utf-8", "replace")
+def parse_values(frame: Frame, position: int = 0, *, max_nesting: int) -> list[Value]:
+    """Every value of ``frame`` from ``position`` of its first line on, with lists nested.
 
-    def _remaining_pieces(self) -> list[bytes]:
-        pieces = [self._line[self._pos :]]
-        for index in range(self._index, len(self._frame.literals)):
-            pieces.append(self._frame.literals[index])
-            pieces.append(self._frame.lines[index + 1])
-        return pieces
-
-    def values(self) -> list[Value]:
-        """Every remaining value, with lists nested."""
-        stack: list[list[Value]] = [[]]
-        while True:
-            token = self._next_token()
-            if token is _END:
-                break
-            if token is _OPEN:
-                if len(stack) > self._max_nesting:
-                    raise self.error(f"lists nested deeper than {self._max_nesting}")
+    Each line piece is cut into tokens by one compiled pattern (:data:`_TOKEN`,
+    the scan runs in C); the loop below only dispatches on each token's first
+    octet. A literal is the value between two line pieces (RFC 3501 section
+    4.3). An octet that starts no token (``{`` inside a line, ``]``, a control
+    character, an unterminated quoted string) is an error.
+    """
+    top: list[Value] = []
+    current = top
+    stack: list[list[Value]] = []
+    lines = frame.lines
+    literals = frame.literals
+    last = len(literals)
+    findall = _TOKEN.findall
+    nils = _NILS
+    specials = _SPECIAL_FIRST
+    for index, line in enumerate(lines):
+        tokens = findall(line, position) if index == 0 else findall(line)
+        if index < last and tokens and tokens[-1] == b"~" and line[-1:] == b"~":
+            # The "~" of a literal8 (RFC 3516 section 4.2): the literal follows.
+            tokens.pop()
+        append = current.append
+        for token in tokens:
+            first = token[0]
+            if first == 0x28:  # (
+                if len(stack) >= max_nesting:
+                    raise _error(frame, f"lists nested deeper than {max_nesting}")
                 child: list[Value] = []
-                stack[-1].append(child)
-                stack.append(child)
-            elif token is _CLOSE:
-                if len(stack) == 1:
-                    raise self.error("unbalanced ')'")
-                stack.pop()
+                append(child)
+                stack.append(current)
+                current = child
+                append = current.append
+            elif first == 0x29:  # )
+                if not stack:
+                    raise _error(frame, "unbalanced ')'")
+                current = stack.pop()
+                append = current.append
+            elif first == 0x22:  # "
+                if len(token) < 2:
+                    raise _error(frame, "unterminated quoted string")
+                inner = token[1:-1]
+                append(_UNESCAPE.sub(rb"\1", inner) if b"\\" in inner else inner)
+            elif token in nils:
+                append(None)
+            elif first in specials and not (first == 0x5B and len(token) > 1):
+                if first == 0x5B:  # [
+                    raise _error(frame, "section without ']'")
+                raise _error(frame, f"unexpected octet {token[:1]!r}")
             else:
-                stack[-1].append(token)  # type: ignore[arg-type]
-        if len(stack) != 1:
-            raise self.error("unbalanced '('")
-        return stack[0]
-
-    def _next_token(self) -> object:
-        line = self._line
-        while True:
-            while self._pos < len(line) and line[self._pos] == 0x20:
-                self._pos += 1
-            if self._pos < len(line):
-                break
-            # End of a line piece: a literal follows, or the response is over.
-            if self._index < len(self._frame.literals):
-                literal = self._frame.literals[self._index]
-                self._index += 1
-                self._line = line = self._frame.lines[self._index]
-                self._pos = 0
-                return literal
-            return _END
-        char = line[self._pos]
-        if char == 0x28:  # (
-            self._pos += 1
-            return _OPEN
-        if char == 0x29:  # )
-            self._pos += 1
-            return _CLOSE
-        if (
-            char == 0x7E  # ~ of a literal8 (RFC 3516 section 4.2), the literal follows
-            and self._pos + 1 == len(line)
-            and self._index < len(self._frame.literals)
-        ):
-            self._pos += 1
-            return self._next_token()
-        if char == 0x22:  # "
-            match = _QUOTED.match(line, self._pos)
-            if match is None:
-                raise self.error("unterminated quoted string")
-            self._pos = match.end()
-            return _UNESCAPE.sub(rb"\1", match.group(1))
-        atom = self._atom()
-        return None if atom.upper() == "NIL" else atom
-
-    def _atom(self) -> str:
-        line = self._line
-        start = self._pos
-        match = _ATOM.match(line, self._pos)
-        self._pos = match.end() if match else self._pos
-        if self._pos < len(line) and line[self._pos] == 0x5B:  # [ section spec
-            end = _SECTION_END.search(line, self._pos)
-            if end is None:
-                raise self.error("section without ']'")
-            self._pos = end.end()
-            partial = _PARTIAL.match(line, self._pos)
-            if partial is not None:
-                self._pos = partial.end()
-        if self._pos == start:
-            raise self.error(f"unexpected octet {line[start : start + 1]!r}")
-        return line[start : self._pos].decode("utf-8", "replace")
-
-
-_OPEN, _CLOSE, _END = object(), object(), object()
+                append(token.decode("utf-8", "replace"))
+        if index < last:
+            append(literals[index])
+        position = 0
+    if stack:
+        raise _error(frame, "unbalanced '('")
+    return top
 
 
 def _parse_code(data: bytes, *, max_nesting: int) -> ResponseCode:
     name, _, rest = data.partition(b" ")
     raw = rest.decode("utf-8", "replace")
-    frame = Frame((rest,), ())
     try:
-        values = tuple(_Reader(frame, max_nesting=max_nesting).values())
+        values = tuple(parse_values(Frame((rest,), ()), max_nesting=max_nesting))
     except RemoteProtocolError:
         values = ()
     return ResponseCode(name.decode("ascii", "replace").upper(), values, raw)

@@ -9,6 +9,7 @@ list they are given, instead of failing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -107,32 +108,45 @@ class Envelope:
     message_id: str | None
 
 
+def _text(value: Value) -> str | None:
+    """:func:`as_text`, with the common case (a string's octets) first."""
+    if value.__class__ is bytes:
+        return value.decode("utf-8", "replace")
+    if value is None:
+        return None
+    return as_text(value)
+
+
+def _addresses(raw: Value) -> tuple[Address, ...]:
+    """An ENVELOPE address list (NIL is empty); each address has exactly 4 fields."""
+    if raw is None:
+        return ()
+    result = []
+    for entry in as_list(raw):
+        parts = entry if isinstance(entry, list) else as_list(entry)
+        if len(parts) != 4:
+            raise RemoteProtocolError("ENVELOPE address without 4 fields")
+        name, route, mailbox, host = parts
+        result.append(Address(_text(name), _text(route), _text(mailbox), _text(host)))
+    return tuple(result)
+
+
 def parse_envelope(value: Value) -> Envelope:
     """Convert a parsed ENVELOPE list."""
     items = as_list(value)
     if len(items) != 10:
         raise RemoteProtocolError(f"ENVELOPE with {len(items)} fields instead of 10")
-
-    def addresses(raw: Value) -> tuple[Address, ...]:
-        result = []
-        for entry in as_list(raw):
-            parts = as_list(entry)
-            if len(parts) != 4:
-                raise RemoteProtocolError("ENVELOPE address without 4 fields")
-            result.append(Address(*(as_text(part) for part in parts)))
-        return tuple(result)
-
     return Envelope(
-        date=as_text(items[0]),
-        subject=as_text(items[1]),
-        from_=addresses(items[2]),
-        sender=addresses(items[3]),
-        reply_to=addresses(items[4]),
-        to=addresses(items[5]),
-        cc=addresses(items[6]),
-        bcc=addresses(items[7]),
-        in_reply_to=as_text(items[8]),
-        message_id=as_text(items[9]),
+        _text(items[0]),
+        _text(items[1]),
+        _addresses(items[2]),
+        _addresses(items[3]),
+        _addresses(items[4]),
+        _addresses(items[5]),
+        _addresses(items[6]),
+        _addresses(items[7]),
+        _text(items[8]),
+        _text(items[9]),
     )
 
 
@@ -172,8 +186,7 @@ def _parameters(value: Value, findings: list[Finding]) -> dict[str, str]:
         _note(findings, "imap.bodystructure-params", "odd parameter list", repr(items))
         items = items[:-1]
     return {
-        (as_text(items[i]) or "").lower(): as_text(items[i + 1]) or ""
-        for i in range(0, len(items), 2)
+        (_text(items[i]) or "").lower(): _text(items[i + 1]) or "" for i in range(0, len(items), 2)
     }
 
 
@@ -203,7 +216,7 @@ def parse_bodystructure(value: Value, findings: list[Finding], *, depth: int = 0
         while index < len(items) and isinstance(items[index], list):
             children.append(parse_bodystructure(items[index], findings, depth=depth + 1))
             index += 1
-        subtype = (as_text(items[index]) if index < len(items) else "mixed") or "mixed"
+        subtype = (_text(items[index]) if index < len(items) else "mixed") or "mixed"
         extension = items[index + 1 :]
         return BodyStructure(
             type="multipart",
@@ -214,8 +227,8 @@ def parse_bodystructure(value: Value, findings: list[Finding], *, depth: int = 0
         )
     if len(items) < 7:
         raise RemoteProtocolError(f"body part with {len(items)} fields, at least 7 needed")
-    main = (as_text(items[0]) or "").lower()
-    sub = (as_text(items[1]) or "").lower()
+    main = (_text(items[0]) or "").lower()
+    sub = (_text(items[1]) or "").lower()
     size = as_int(items[6], findings=findings, what="body size")
     rest = items[7:]
     envelope = None
@@ -234,21 +247,21 @@ def parse_bodystructure(value: Value, findings: list[Finding], *, depth: int = 0
     language: tuple[str, ...] = ()
     if len(rest) > 2 and rest[2] is not None:
         raw = rest[2]
-        language = tuple(as_text(x) or "" for x in (raw if isinstance(raw, list) else [raw]))
+        language = tuple(_text(x) or "" for x in (raw if isinstance(raw, list) else [raw]))
     return BodyStructure(
         type=main,
         subtype=sub,
         parameters=_parameters(items[2], findings),
-        id=as_text(items[3]),
-        description=as_text(items[4]),
-        encoding=as_text(items[5]),
+        id=_text(items[3]),
+        description=_text(items[4]),
+        encoding=_text(items[5]),
         size=size,
         lines=lines,
         parts=parts,
         envelope=envelope,
         disposition=disposition,
         language=language,
-        location=as_text(rest[3]) if len(rest) > 3 else None,
+        location=_text(rest[3]) if len(rest) > 3 else None,
     )
 
 
@@ -301,18 +314,27 @@ def parse_fetch(number: int, value: list[Value], findings: list[Finding]) -> Fet
     """Convert ``* n FETCH (...)``'s list into :class:`FetchData`.
 
     A body section whose value is missing (Yandex sometimes writes
-    ``BODY[1] UID 5``) is kept as None and reported, not fatal.
+    ``BODY[1] UID 5``) is kept as None and reported, not fatal. Items are
+    typed by a table keyed by their upper-case name (:data:`_FETCH_ITEMS`);
+    body sections and unknown items take the general path.
     """
     items = as_list(value[0]) if len(value) == 1 and isinstance(value[0], list) else value
     data = FetchData(number)
     index = 0
-    while index < len(items):
+    count = len(items)
+    table = _FETCH_ITEMS
+    while index < count:
         name_value = items[index]
-        if not isinstance(name_value, str):
+        if name_value.__class__ is not str:
             raise RemoteProtocolError(f"FETCH item name {name_value!r} is not an atom"[:200])
         name = name_value.upper()
+        handler = table.get(name)
+        if handler is not None and index + 1 < count:
+            handler(data, items[index + 1], findings)
+            index += 2
+            continue
         is_section = _is_section(name)
-        missing = index + 1 >= len(items) or (is_section and isinstance(items[index + 1], str))
+        missing = index + 1 >= count or (is_section and isinstance(items[index + 1], str))
         if missing and not is_section:
             raise RemoteProtocolError(f"FETCH item {name_value} without a value"[:200])
         if missing:
@@ -323,6 +345,43 @@ def parse_fetch(number: int, value: list[Value], findings: list[Finding]) -> Fet
         _fetch_item(data, name, name_value, items[index + 1], findings)
         index += 2
     return data
+
+
+def _fetch_uid(data: FetchData, item: Value, findings: list[Finding]) -> None:
+    if item.__class__ is str and item.isdigit():
+        data.uid = int(item)
+    else:
+        data.uid = as_int(item, findings=findings, what="UID")
+
+
+def _fetch_flags(data: FetchData, item: Value, findings: list[Finding]) -> None:
+    data.flags = tuple(as_text(flag) or "" for flag in as_list(item))
+
+
+def _fetch_size(data: FetchData, item: Value, findings: list[Finding]) -> None:
+    if item.__class__ is str and item.isdigit():
+        data.size = int(item)
+    else:
+        data.size = as_int(item, findings=findings, what="RFC822.SIZE")
+
+
+def _fetch_envelope(data: FetchData, item: Value, findings: list[Finding]) -> None:
+    data.envelope = parse_envelope(item)
+
+
+def _fetch_bodystructure(data: FetchData, item: Value, findings: list[Finding]) -> None:
+    data.bodystructure = parse_bodystructure(item, findings)
+
+
+#: The most frequent FETCH items, typed without the general path's checks.
+_FETCH_ITEMS: dict[str, Callable[[FetchData, Value, list[Finding]], None]] = {
+    "UID": _fetch_uid,
+    "FLAGS": _fetch_flags,
+    "RFC822.SIZE": _fetch_size,
+    "ENVELOPE": _fetch_envelope,
+    "BODYSTRUCTURE": _fetch_bodystructure,
+    "BODY": _fetch_bodystructure,
+}
 
 
 def _fetch_item(
