@@ -97,7 +97,7 @@ class DotDataDecoder:
         before (not by those kept, which lost their dots).
         """
         before = self._raw_tail
-        self._raw_tail = (before + piece)[-2:]
+        self._raw_tail = piece[-2:] if len(piece) > 1 else before[-1:] + piece
         if before == b"\r\n" and piece.startswith(b"."):
             piece = piece[1:]
         elif before.endswith(b"\r") and piece.startswith(b"\n."):
