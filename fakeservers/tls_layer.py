@@ -240,16 +240,17 @@ class TLSLayer(asyncio.Protocol):
             except ssl.SSLWantReadError:
                 break
             except ssl.SSLZeroReturnError:
-                # close_notify (RFC 8446 section 6.1): the client is done; answer it and close.
-                self._app.eof_received()
-                self.close()
-                return
+                data = b""
             except ssl.SSLError as error:
                 self._flush()
                 self._fail(error)
                 return
             if not data:
-                break
+                # close_notify (RFC 8446 section 6.1; SSLObject.read returns no octets, or
+                # raises SSLZeroReturnError): the client is done; answer it and close.
+                self._app.eof_received()
+                self.close()
+                return
             self._app.data_received(data)
         self._flush()  # reading may have produced octets to send (a KeyUpdate answer)
 
