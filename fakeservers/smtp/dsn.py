@@ -206,8 +206,6 @@ def build_report(
         "\n"
         "This is a MIME-encapsulated message.\n\n"
     )
-    if not utf8 and not sender.isascii():
-        header = header.replace(f"To: <{sender}>", "To: undisclosed-recipients:;")
     return b"".join(
         [
             _crlf(header),
