@@ -244,12 +244,14 @@ def _header_end(data: bytes, start: int, end: int) -> int:
     for empty in (b"\r\n", b"\n"):
         if data.startswith(empty, start) and start + len(empty) <= end:
             return start + len(empty)
-    ends = [
-        found + len(blank)
-        for blank in (b"\r\n\r\n", b"\n\n")
-        if (found := data.find(blank, start, end)) >= 0
-    ]
-    return min(ends) if ends else end
+    # The CRLF form first; the bare-LF form only before it, so that a CRLF
+    # message of many megabytes is not scanned to its end for "\n\n".
+    crlf = data.find(b"\r\n\r\n", start, end)
+    bound = end if crlf < 0 else crlf + 4
+    bare = data.find(b"\n\n", start, bound)
+    if bare >= 0:
+        return bare + 2
+    return bound
 
 
 def _split_multipart(

@@ -209,3 +209,19 @@ def test_any_message_yields_a_structure(data: bytes) -> None:
         stack += node.children
         if node.message is not None:
             stack.append(node.message)
+
+
+@given(
+    st.lists(st.sampled_from([b"\r\n", b"\n", b"\r", b"a", b":", b" "]), max_size=30).map(b"".join)
+)
+def test_the_body_starts_after_the_first_empty_line_of_either_form(data: bytes) -> None:
+    # The plain reading: the earliest end of CRLF CRLF or LF LF, else the whole is header.
+    ends = [
+        found + len(blank) for blank in (b"\r\n\r\n", b"\n\n") if (found := data.find(blank)) >= 0
+    ]
+    expected = min(ends, default=len(data))
+    if data.startswith(b"\r\n"):
+        expected = 2
+    elif data.startswith(b"\n"):
+        expected = 1
+    assert mime.parse(data).body_start == expected
