@@ -280,7 +280,8 @@ def implemented(protocol: str) -> frozenset[str]:
     """The capability keywords the fake ``protocol`` server implements (upper case)."""
     mechanisms = {f"AUTH={name}" for name in sasl.MECHANISMS}
     if protocol == "imap":
-        # LITERAL- (RFC 7888) is a subset of LITERAL+: a server with LITERAL+ serves it.
+        # LITERAL- (RFC 7888 section 5): advertised without LITERAL+, the server refuses
+        # non-synchronizing literals over 4096 octets (fakeservers.imap.framing).
         names = {"IMAP4REV1", "STARTTLS", "LOGINDISABLED", "X-GM-EXT-1", "LITERAL-", *mechanisms}
         return frozenset(name.upper() for name in (*names, *EXTENSIONS))
     if protocol == "pop3":
