@@ -14,6 +14,15 @@ its growth over the idle server), and the p50/p99 NOOP latency.
 The issue's targets, judged at 1,000 sessions or more: peak RSS under 200 MB,
 p99 NOOP under 20 ms. The idle sessions are plain asyncio TLS streams (the
 least a client can cost), so that the client side is not what limits N.
+
+Where Dovecot is installed (the interop environment, ``tests/interop``), the
+same rounds run against a private Dovecot whose login and process limits are
+raised so that N sessions fit (its defaults hold 100 logins and 10 sessions
+per user and address). Dovecot runs a login process (which keeps the TLS
+session) and an imap process per session, so its memory is the total over its
+processes: RSS counts pages they share once per process, PSS (Linux) shares
+them out. Both servers are measured the same way once every session is in
+IDLE and the NOOPs are done ("steady" metrics); ours also by its peak RSS.
 """
 
 from __future__ import annotations
@@ -22,11 +31,15 @@ import asyncio
 import contextlib
 import ssl
 import statistics
+import subprocess
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 from bench.harness import Result
 from bench.memory import FALLBACK_MESSAGE, MB, PeakRSS, rss_source
-from bench.served import Served, raise_descriptor_limit, served
+from bench.served import raise_descriptor_limit, served
 from refclient.credentials import Credentials
 from refclient.session.imap import IMAPSession
 from refclient.session.options import ClientOptions
@@ -39,6 +52,61 @@ TARGET_RSS_MB = 200
 TARGET_P99_MS = 20
 #: The targets are stated for this many sessions.
 TARGET_SESSIONS = 1000
+#: Room above N in the private Dovecot's limits (the NOOP session, probes, logins in flight).
+DOVECOT_HEADROOM = 100
+
+
+@dataclass(frozen=True)
+class IMAPSServer:
+    """Where an IMAPS server listens and the CA that signed its certificate."""
+
+    host: str
+    port: int
+    ca_file: Path
+
+
+@dataclass(frozen=True)
+class TreeMemory:
+    """Memory of a process and all its descendants at one moment."""
+
+    processes: int
+    rss: int
+    #: Proportional set size (shared pages divided among their users); None where unknown.
+    pss: int | None
+
+
+def tree_memory(pid: int) -> TreeMemory | None:
+    """RSS and PSS summed over ``pid`` and its descendants (None without psutil)."""
+    try:
+        import psutil  # noqa: PLC0415  (optional: the bench extra)
+    except ImportError:
+        return None
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    rss = 0
+    pss: int | None = 0
+    counted = 0
+    for process in tree:
+        try:
+            full = process.memory_full_info()
+        except psutil.AccessDenied:
+            try:
+                rss += process.memory_info().rss
+            except psutil.Error:
+                continue
+            counted += 1
+            pss = None
+            continue
+        except psutil.Error:
+            continue  # ended meanwhile
+        counted += 1
+        rss += full.rss
+        share = getattr(full, "pss", None)
+        pss = None if pss is None or share is None else pss + share
+    return TreeMemory(processes=counted, rss=rss, pss=pss)
 
 
 class IdleSession:
@@ -49,10 +117,10 @@ class IdleSession:
         self.writer = writer
 
     @classmethod
-    async def open(cls, server: Served, context: ssl.SSLContext) -> IdleSession:
+    async def open(cls, server: IMAPSServer, context: ssl.SSLContext) -> IdleSession:
         """Connect with implicit TLS, LOGIN, SELECT INBOX, IDLE; return once ``+`` came."""
         reader, writer = await asyncio.open_connection(
-            server.host, server.port("imaps"), ssl=context, limit=1 << 20
+            server.host, server.port, ssl=context, limit=1 << 20
         )
         session = cls(reader, writer)
         greeting = await reader.readline()
@@ -89,9 +157,9 @@ class IdleSession:
             await self.writer.wait_closed()
 
 
-async def _noop_latencies(server: Served, samples: int) -> list[float]:
+async def _noop_latencies(server: IMAPSServer, samples: int) -> list[float]:
     """Seconds per NOOP from one reference-client session, one after another."""
-    url = ServerURL.parse(f"imaps://{server.host}:{server.port('imaps')}")
+    url = ServerURL.parse(f"imaps://{server.host}:{server.port}")
     options = ClientOptions(ca_file=server.ca_file, connect_timeout=60, read_timeout=60)
     latencies = []
     async with IMAPSession(url, options=options) as session:
@@ -104,7 +172,10 @@ async def _noop_latencies(server: Served, samples: int) -> list[float]:
     return latencies
 
 
-async def _one_round(server: Served, count: int, samples: int) -> tuple[float, list[float]]:
+async def _one_round(
+    server: IMAPSServer, count: int, samples: int, steady: Callable[[], None] = lambda: None
+) -> tuple[float, list[float]]:
+    """Open ``count`` IDLE sessions, time NOOPs beside them, call ``steady``, close them."""
     context = ssl.create_default_context(cafile=str(server.ca_file))
     gate = asyncio.Semaphore(CONNECTING)
 
@@ -117,6 +188,7 @@ async def _one_round(server: Served, count: int, samples: int) -> tuple[float, l
     ramp = time.perf_counter() - start
     try:
         latencies = await _noop_latencies(server, samples)
+        await asyncio.to_thread(steady)  # every session still open and in IDLE
     finally:
         await asyncio.gather(*(session.close() for session in sessions))
     return ramp, latencies
@@ -130,8 +202,136 @@ def percentile(values: list[float], fraction: float) -> float:
     return cuts[round(fraction * 100) - 1]
 
 
+def dovecot_limits(sessions: int) -> str:
+    """``dovecot.conf`` settings that let ``sessions`` IMAPS sessions of one user in at once.
+
+    Dovecot 2.3's defaults: ``default_process_limit`` 100 (one imap-login process
+    per connection, which keeps the TLS session, and one imap process per
+    session), ``default_client_limit`` 1000 (auth and anvil take a connection
+    from every one of those processes), ``mail_max_userip_connections`` 10. Later
+    settings and repeated sections override the earlier ones.
+    """
+    processes = sessions + DOVECOT_HEADROOM
+    return f"""
+# Room for {sessions} IMAPS sessions at once (mailcompat's many-clients benchmark).
+default_process_limit = {processes}
+default_client_limit = {4 * processes}
+service imap-login {{
+  process_limit = {processes}
+}}
+service imap {{
+  process_limit = {processes}
+}}
+protocol imap {{
+  mail_max_userip_connections = {processes}
+}}
+"""
+
+
+@contextlib.contextmanager
+def private_dovecot(sessions: int) -> Iterator[tuple[IMAPSServer, int] | None]:
+    """A private Dovecot with room for ``sessions``, and its master's pid; None if absent.
+
+    Built from the interop environment's pieces (``tests/interop``), with
+    :func:`dovecot_limits` added to its configuration; only Dovecot runs.
+    """
+    try:
+        # The interop environment is part of the source tree, not of the package.
+        from tests.interop.dovecot import (  # noqa: PLC0415
+            DOVECOT_PORT_NAMES,
+            IMPLICIT_TLS,
+            DovecotFiles,
+            dovecot_config,
+            passwd_file,
+        )
+        from tests.interop.environment import (  # noqa: PLC0415
+            loopback_host,
+            server_pki,
+            write_tls_files,
+        )
+        from tests.interop.process import (  # noqa: PLC0415
+            free_ports_by_name,
+            stop_process,
+            wait_for_ports,
+        )
+        from tests.interop.system import (  # noqa: PLC0415
+            MailOwner,
+            find_binary,
+            missing_requirement,
+            server_directory,
+        )
+    except ImportError:
+        yield None
+        return
+    binary = find_binary("dovecot")
+    if missing_requirement() is not None or binary is None:
+        yield None
+        return
+    from fakeservers.controller import DEFAULT_ACCOUNTS  # noqa: PLC0415
+
+    with server_directory() as root:
+        pki = server_pki()
+        host = loopback_host()
+        owner = MailOwner.for_root()
+        ca_file, cert_file, key_file = write_tls_files(pki, root)
+        ports = free_ports_by_name(DOVECOT_PORT_NAMES, host=host)
+        files = DovecotFiles(root=root / "dovecot")
+        files.root.mkdir(parents=True)
+        files.mail_root.mkdir()
+        owner.give(files.mail_root)
+        files.users.write_text(
+            passwd_file(DEFAULT_ACCOUNTS, files=files, owner=owner), encoding="utf-8"
+        )
+        config = dovecot_config(
+            files=files, ports=ports, cert_file=cert_file, key_file=key_file, owner=owner, host=host
+        )
+        files.config.write_text(config + dovecot_limits(sessions), encoding="utf-8")
+        with files.console.open("wb") as console:
+            process = subprocess.Popen(
+                [str(binary), "-F", "-c", str(files.config)],
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_for_ports(
+                "dovecot",
+                host,
+                {
+                    ports[name]: (pki.client_context() if name in IMPLICIT_TLS else None)
+                    for name in DOVECOT_PORT_NAMES
+                },
+                alive=lambda: process.poll() is None,
+                logs=[files.console, files.log],
+            )
+            yield IMAPSServer(host, ports["imaps"], ca_file), process.pid
+        finally:
+            stop_process(process)
+
+
+def _steady_metrics(result: Result, peer: str, pid: int) -> Callable[[], None]:
+    """A callback recording the process tree's memory as the ``steady`` metrics of ``peer``."""
+
+    def measure() -> None:
+        memory = tree_memory(pid)
+        if memory is None:
+            return
+        result.metric(peer, "steady_rss_mb", memory.rss / MB)
+        result.metric(peer, "steady_processes", float(memory.processes))
+        if memory.pss is not None:
+            result.metric(peer, "steady_pss_mb", memory.pss / MB)
+
+    return measure
+
+
+def _latency_metrics(result: Result, peer: str, p50s: list[float], p99s: list[float]) -> None:
+    # Latency percentiles: the median over the rounds, like the times.
+    result.metrics.setdefault(peer, {})["noop_p50_ms"] = statistics.median(p50s)
+    result.metrics[peer]["noop_p99_ms"] = statistics.median(p99s)
+
+
 def run(*, count: int, rounds: int) -> list[Result]:
-    """``count`` IDLE sessions per round, a fresh server each round."""
+    """``count`` IDLE sessions per round, a fresh server each round; Dovecot beside if there."""
     limit = raise_descriptor_limit(2 * count + 256)
     samples = max(20, min(500, count // 2))
     peer = f"fake, {count} IDLE IMAPS sessions"
@@ -151,7 +351,9 @@ def run(*, count: int, rounds: int) -> list[Result]:
     p50s, p99s = [], []
     for _ in range(rounds):
         with served() as server, PeakRSS(server.pid, interval=0.02) as memory:
-            ramp, latencies = asyncio.run(_one_round(server, count, samples))
+            target = IMAPSServer(server.host, server.port("imaps"), server.ca_file)
+            steady = _steady_metrics(result, peer, server.pid)
+            ramp, latencies = asyncio.run(_one_round(target, count, samples, steady))
         result.rounds[peer].append(ramp)
         p50s.append(percentile(latencies, 0.50) * 1000)
         p99s.append(percentile(latencies, 0.99) * 1000)
@@ -159,9 +361,8 @@ def run(*, count: int, rounds: int) -> list[Result]:
             result.metric(peer, "peak_rss_mb", memory.peak / MB)
             result.metric(peer, "rss_growth_mb", memory.growth / MB)
             result.metric(peer, "kb_per_session", memory.growth / 1024 / count)
-    # Latency percentiles: the median over the rounds, like the times.
-    result.metrics.setdefault(peer, {})["noop_p50_ms"] = statistics.median(p50s)
-    result.metrics[peer]["noop_p99_ms"] = statistics.median(p99s)
+    _latency_metrics(result, peer, p50s, p99s)
+    _run_dovecot(result, count, rounds, samples)
     if count >= TARGET_SESSIONS:
         if "peak_rss_mb" in result.metrics[peer]:
             result.target(
@@ -175,8 +376,29 @@ def run(*, count: int, rounds: int) -> list[Result]:
         )
     else:
         result.notes.append(f"targets are judged at {TARGET_SESSIONS} sessions or more")
-    result.notes.append(
-        "Dovecot not compared here: one process per session, and its default IMAPS login "
-        "limit holds 100 (the issue quotes about 540 MB for 1,000 sessions)"
-    )
     return [result]
+
+
+def _run_dovecot(result: Result, count: int, rounds: int, samples: int) -> None:
+    """The same rounds against a private Dovecot, as one more peer (or a note why not)."""
+    peer = f"dovecot, {count} IDLE IMAPS sessions"
+    p50s: list[float] = []
+    p99s: list[float] = []
+    for _ in range(rounds):
+        with private_dovecot(count) as dovecot:
+            if dovecot is None:
+                result.notes.append("Dovecot not installed: no comparison with it")
+                return
+            target, pid = dovecot
+            steady = _steady_metrics(result, peer, pid)
+            ramp, latencies = asyncio.run(_one_round(target, count, samples, steady))
+        result.rounds.setdefault(peer, []).append(ramp)
+        p50s.append(percentile(latencies, 0.50) * 1000)
+        p99s.append(percentile(latencies, 0.99) * 1000)
+    _latency_metrics(result, peer, p50s, p99s)
+    result.notes.append(
+        "Dovecot: a private instance with login and process limits raised for "
+        f"{count} sessions; one imap-login (holding TLS) and one imap process per session, "
+        "memory summed over its processes (steady_rss_mb counts shared pages once per "
+        "process, steady_pss_mb shares them out)"
+    )
