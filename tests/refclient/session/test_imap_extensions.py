@@ -12,6 +12,7 @@ from fakeservers.config import ServerConfig
 from fakeservers.controller import ENDPOINTS, FakeMailServers
 from fakeservers.pki import TestPKI
 from fakeservers.profiles.catalogue import server_config
+from fakeservers.rules import RuleSet, rule_from_data
 from refclient import errors
 from refclient.credentials import Credentials
 from refclient.session.imap import IMAPSession, QResync
@@ -415,14 +416,29 @@ def test_imap4rev2_search_answers_esearch(seeded: FakeMailServers) -> None:
     assert "* ESEARCH" in transcript and " RECENT" not in transcript
 
 
-def test_enabling_what_was_not_advertised_is_a_finding(gmail: FakeMailServers) -> None:
+def test_enabling_what_was_not_advertised_is_a_finding(mail_pki: TestPKI) -> None:
     async def body(imap: IMAPSession) -> None:
         assert "IMAP4REV2" not in imap.capabilities
         await imap.enable("IMAP4rev2")
         await imap.select("INBOX")
         assert await imap.search("ALL") == [1, 2]
 
-    session = run(gmail, body)
+    # The fake server enables only what it advertises; a rule plays one that does not.
+    claims = rule_from_data(
+        {
+            "name": "enabled-not-advertised",
+            "event": "response",
+            "protocol": "imap",
+            "verb": "ENABLE",
+            "replace": {"pattern": r"\* ENABLED[^\r]*", "with": "* ENABLED IMAP4rev2"},
+        },
+        1,
+    )
+    config = server_config("gmail", rules=RuleSet([claims]))
+    with _servers(mail_pki, config) as gmail:
+        for data in (PLAIN, REPLY):
+            gmail.store.deliver(ALICE.user, data)
+        session = run(gmail, body)
     # RFC 5161 section 3.1: a server enables only extensions it supports (and advertises).
     assert "imap.enabled-not-advertised" in {finding.id for finding in session.findings}
 
