@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 
@@ -35,10 +35,13 @@ from refclient.protocol.imap.engine import IMAPEngine, NeedData, State
 from refclient.protocol.imap.extensions import (
     CopyUID,
     ESearch,
+    NamespaceEntry,
     QuotaResource,
     parse_copyuid,
     parse_esearch,
+    parse_id,
     parse_list,
+    parse_namespace,
     parse_object_id,
     parse_quota,
     parse_quotaroot,
@@ -140,6 +143,32 @@ class MailboxState:
     changed: dict[int, FetchData] = field(default_factory=dict)
     #: The server's ``NOMODSEQ`` (RFC 7162 section 3.1.2.2): no mod-sequences here.
     no_modseq: bool = False
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """One namespace (RFC 2342 section 5): the mailboxes whose names start with ``prefix``."""
+
+    prefix: str
+    #: The hierarchy delimiter, None for a flat namespace (NIL).
+    delimiter: str | None
+    #: Namespace_Response_Extensions by upper-case name, e.g. ``{"X-PARAM": ("a", "b")}``.
+    extensions: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Namespaces:
+    """The three namespace groups of RFC 2342 section 5; an empty tuple stands for NIL."""
+
+    personal: tuple[Namespace, ...] = ()
+    other: tuple[Namespace, ...] = ()
+    shared: tuple[Namespace, ...] = ()
+
+
+#: RFC 2971 section 3.3: at most 30 pairs, names of at most 30 octets, values of 1024.
+ID_MAX_FIELDS = 30
+ID_MAX_NAME = 30
+ID_MAX_VALUE = 1024
 
 
 @dataclass(frozen=True)
@@ -256,8 +285,13 @@ class IMAPSession(Session):
             self.engine.receive_data(await self.read())
 
     def _drain_findings(self) -> None:
-        while self.engine.findings:
-            self.record(self.engine.findings.pop(0))
+        if not self.engine.findings:
+            return
+        findings, self.engine.findings[:] = list(self.engine.findings), []
+        for found in findings:
+            # The engine knows no secrets: a quoted line is redacted here (DESIGN.md).
+            redacted = self.transcript.redact(found.line) if found.line else found.line
+            self.record(found if redacted == found.line else replace(found, line=redacted))
 
     def _observe_code(self, code: ResponseCode | None, text: str) -> None:
         """Collect ALERTs (RFC 3501 section 7.1) and report referrals, never following them."""
@@ -1045,6 +1079,61 @@ class IMAPSession(Session):
             )
             self.engine.assume_enabled(extensions)
         return self.enabled - before
+
+    async def namespace(self) -> Namespaces:
+        """NAMESPACE (RFC 2342 section 5): personal, other users' and shared namespaces."""
+        self.require("NAMESPACE")
+        async with self.step("NAMESPACE"):
+            result = await self._command("NAMESPACE")
+            found = [response for response in result.untagged if response.name == "NAMESPACE"]
+            if not found:
+                self.fail(
+                    errors.ProtocolViolation, "NAMESPACE answered without a NAMESPACE response"
+                )
+            personal, other, shared = parse_namespace(found[-1])
+            return Namespaces(
+                personal=self._namespaces(personal),
+                other=self._namespaces(other),
+                shared=self._namespaces(shared),
+            )
+
+    def _namespaces(self, entries: list[NamespaceEntry]) -> tuple[Namespace, ...]:
+        return tuple(
+            Namespace(self._mailbox_name(entry.prefix), entry.delimiter, entry.extensions)
+            for entry in entries
+        )
+
+    async def identify(
+        self, fields: Mapping[str, str | None] | None = None
+    ) -> dict[str, str | None] | None:
+        """ID (RFC 2971 section 3.1): send ``fields`` (None or empty sends NIL).
+
+        Returns the server's fields (a value may be None for NIL), or None
+        when the server answered ``* ID NIL``. Fields over the limits of RFC
+        2971 section 3.3 are refused here, unsent (a ValueError).
+        """
+        self.require("ID")
+        argument: Argument = Atom("NIL")
+        if fields:
+            if len(fields) > ID_MAX_FIELDS:
+                raise ValueError(f"ID takes at most {ID_MAX_FIELDS} fields (RFC 2971 section 3.3)")
+            pairs: list[Argument] = []
+            for name, value in fields.items():
+                if not name or len(name.encode()) > ID_MAX_NAME:
+                    raise ValueError(
+                        f"ID field name {name!r} is empty or over {ID_MAX_NAME} octets"
+                    )
+                if value is not None and len(value.encode()) > ID_MAX_VALUE:
+                    raise ValueError(f"ID value of {name!r} is over {ID_MAX_VALUE} octets")
+                # RFC 2971 section 4: names and values are strings, never atoms.
+                pairs += [name.encode(), Atom("NIL") if value is None else value.encode()]
+            argument = pairs
+        async with self.step("ID"):
+            result = await self._command("ID", argument)
+            found = [response for response in result.untagged if response.name == "ID"]
+            if not found:
+                self.fail(errors.ProtocolViolation, "ID answered without an ID response")
+            return parse_id(found[-1])
 
     async def compress(self) -> None:
         """COMPRESS DEFLATE (RFC 4978): both directions deflated from the tagged OK on."""

@@ -34,9 +34,6 @@ def run_library(config: ServerConfig, scenarios: list[Scenario]) -> list[Result]
 #: Quirks that make bundled scenarios fail on purpose, and which scenarios: the
 #: scenario checks exactly the rule the quirk breaks.
 BREAKS = {
-    # A non-protocol line before the greeting: the reference client stops with a
-    # clear protocol error naming the line rather than guess (docs/profiles.md).
-    "bare-line": None,
     # RFC 3501: UIDVALIDITY is an nz-number; the scenarios compare it and COPYUID's.
     "uidvalidity-zero": {"imap-select-examine", "imap-ext-move", "imap-ext-qresync-select"},
     "basic-auth-disabled": {"smtp-login-plain", "smtp-login-login"},

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from refclient.findings import Finding, Severity
 from refclient.protocol.errors import LocalProtocolError, RemoteProtocolError
 from refclient.protocol.imap.commands import Argument, encode_command
-from refclient.protocol.imap.framing import ResponseFramer
+from refclient.protocol.imap.framing import Frame, ResponseFramer
 from refclient.protocol.imap.parser import (
     Continuation,
     Response,
@@ -98,6 +98,7 @@ class IMAPEngine:
         max_literal: int = 256 * 1024 * 1024,
         max_nesting: int = 100,
         max_untagged: int = 1_000_000,
+        max_skipped_lines: int = 100,
         tag_prefix: str = "A",
     ) -> None:
         self._framer = ResponseFramer(max_line=max_line, max_literal=max_literal)
@@ -107,6 +108,8 @@ class IMAPEngine:
         self._in_flight: dict[str, str] = {}  # tag -> command name
         self._chunks: list[bytes] = []  # rest of a command waiting for "+"
         self._untagged_since_tagged = 0
+        self._max_skipped_lines = max_skipped_lines
+        self._skipped_lines = 0
         self.state = State.GREETING
         self.capabilities: frozenset[str] = frozenset()
         #: Extensions the server said it enabled (``* ENABLED``, RFC 5161 section 3.2).
@@ -124,30 +127,75 @@ class IMAPEngine:
             self._eof = True
 
     def next_event(self) -> Response | NeedData:
-        """The next response, or :data:`NEED_DATA`."""
-        frame = self._framer.next_frame()
-        if frame is None:
-            if self._eof and not self._framer.idle:
-                raise RemoteProtocolError(
-                    "connection closed in the middle of a response",
-                    line=self._framer.take_rest()[:200],
-                )
-            return NEED_DATA
-        if frame.bare_lf:
-            self.findings.append(
-                _finding(
-                    "imap.bare-lf",
-                    Severity.WARNING,
-                    "RFC 3501 section 2.2",
-                    "line ended with LF instead of CRLF",
-                    frame.raw_preview(),
-                )
-            )
-        event = parse_frame(frame, max_nesting=self._max_nesting)
-        self._track(event, frame.raw_preview())
-        return event
+        """The next response, or :data:`NEED_DATA`.
 
-    def _track(self, event: Response, line: bytes) -> None:
+        A line that is no IMAP response at all (it starts with neither ``*``,
+        ``+`` nor a tag this client sent, and does not parse, e.g. Exchange's
+        ``Server Unavailable.``) is skipped and reported as the finding
+        ``imap.non-protocol-line``; more than ``max_skipped_lines`` of them on
+        one connection is a :class:`RemoteProtocolError`, so a server sending
+        only garbage still ends.
+        """
+        while True:
+            frame = self._framer.next_frame()
+            if frame is None:
+                if self._eof and not self._framer.idle:
+                    raise RemoteProtocolError(
+                        "connection closed in the middle of a response",
+                        line=self._framer.take_rest()[:200],
+                    )
+                return NEED_DATA
+            if frame.bare_lf:
+                self.findings.append(
+                    _finding(
+                        "imap.bare-lf",
+                        Severity.WARNING,
+                        "RFC 3501 section 2.2",
+                        "line ended with LF instead of CRLF",
+                        frame.raw_preview(),
+                    )
+                )
+            try:
+                event = parse_frame(frame, max_nesting=self._max_nesting)
+            except RemoteProtocolError:
+                if not self._is_foreign(frame):
+                    raise
+                self._skip(frame)
+                continue
+            self._track(event, frame)
+            return event
+
+    def _is_foreign(self, frame: Frame) -> bool:
+        """Whether a response that does not parse is no response at all (RFC 3501 section 2.2.2).
+
+        Every server response starts with ``*``, ``+`` or a command's tag; a
+        malformed line that starts like one is the server's broken response
+        and stays an error, anything else is a line to skip.
+        """
+        first = frame.first_line
+        tag = first.split(b" ", 1)[0].decode("ascii", "replace")
+        return not (first[:1] in (b"*", b"+") or tag in self._in_flight)
+
+    def _skip(self, frame: Frame) -> None:
+        self._skipped_lines += 1
+        line = frame.raw_preview()
+        if self._skipped_lines > self._max_skipped_lines:
+            raise RemoteProtocolError(
+                f"more than {self._max_skipped_lines} lines that are no IMAP response",
+                line=line,
+                reference="RFC 3501 section 2.2.2",
+            )
+        self.findings.append(
+            _finding(
+                "imap.non-protocol-line",
+                Severity.WARNING,
+                "RFC 3501 section 2.2.2",
+                "a line that is no IMAP response (neither *, + nor a tag sent): skipped",
+                line,
+            )
+        )
+
+    def _track(self, event: Response, frame: Frame) -> None:
         if isinstance(event, Tagged):
             self._untagged_since_tagged = 0
             command = self._in_flight.pop(event.tag, None)
@@ -158,7 +206,7 @@ class IMAPEngine:
                         Severity.ERROR,
                         "RFC 3501 section 2.2.1",
                         f"tagged response for {event.tag!r}, which no command used",
-                        line,
+                        frame.raw_preview(),
                     )
                 )
                 return
@@ -169,11 +217,11 @@ class IMAPEngine:
                         Severity.WARNING,
                         "RFC 3501 section 9 (resp-text)",
                         "tagged response without text",
-                        line,
+                        frame.raw_preview(),
                     )
                 )
             if event.code is not None and event.code.name == "CAPABILITY":
-                self._set_capabilities(event.code.values, line)
+                self._set_capabilities(event.code.values, frame.raw_preview())
             if event.status == "OK":
                 self._advance(command)
             if command in ("SELECT", "EXAMINE") and event.status != "OK":
@@ -184,11 +232,12 @@ class IMAPEngine:
         self._untagged_since_tagged += 1
         if self._untagged_since_tagged > self._max_untagged:
             raise RemoteProtocolError(
-                f"more than {self._max_untagged} untagged responses to one command", line=line
+                f"more than {self._max_untagged} untagged responses to one command",
+                line=frame.raw_preview(),
             )
         greeting = self.state is State.GREETING
         if greeting:
-            self._greeting(event, line)
+            self._greeting(event, frame.raw_preview())
         if event.is_status and not event.text:
             self.findings.append(
                 _finding(
@@ -196,15 +245,15 @@ class IMAPEngine:
                     Severity.WARNING,
                     "RFC 3501 section 9 (resp-text)",
                     f"untagged {event.name} without text",
-                    line,
+                    frame.raw_preview(),
                 )
             )
         if event.code is not None and event.code.name == "CAPABILITY":
-            self._set_capabilities(event.code.values, line)
+            self._set_capabilities(event.code.values, frame.raw_preview())
         if event.name == "CAPABILITY":
-            self._set_capabilities(event.values, line)
+            self._set_capabilities(event.values, frame.raw_preview())
         elif event.name == "ENABLED":
-            self._set_enabled(event.values, line)
+            self._set_enabled(event.values, frame.raw_preview())
         elif event.name == "BYE" and not greeting and "LOGOUT" not in self._in_flight.values():
             self.findings.append(
                 _finding(
@@ -212,7 +261,7 @@ class IMAPEngine:
                     Severity.INFO,
                     "RFC 3501 section 7.1.5",
                     f"server said BYE: {event.text}",
-                    line,
+                    frame.raw_preview(),
                 )
             )
             self.state = State.LOGOUT

@@ -254,3 +254,76 @@ def parse_object_id(value: Value) -> str:
     if not text or not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", text):
         raise RemoteProtocolError(f"malformed object id {value!r}"[:200])
     return text
+
+
+@dataclass(frozen=True)
+class NamespaceEntry:
+    """One namespace of a NAMESPACE response (RFC 2342 section 5), names still raw.
+
+    ``prefix`` is the mailbox-name prefix as sent (modified UTF-7 unless
+    UTF8=ACCEPT); ``delimiter`` is None for a flat namespace (NIL);
+    ``extensions`` holds Namespace_Response_Extensions (``"X-PARAM" ("a")``).
+    """
+
+    prefix: bytes
+    delimiter: str | None
+    extensions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def parse_namespace(
+    response: Untagged,
+) -> tuple[list[NamespaceEntry], list[NamespaceEntry], list[NamespaceEntry]]:
+    """``* NAMESPACE personal other shared`` (RFC 2342 section 5): each NIL or a list."""
+    if len(response.values) != 3:
+        raise RemoteProtocolError(
+            f"NAMESPACE with {len(response.values)} groups instead of 3",
+            reference="RFC 2342 section 5",
+        )
+    return (
+        _namespace_group(response.values[0]),
+        _namespace_group(response.values[1]),
+        _namespace_group(response.values[2]),
+    )
+
+
+def _namespace_group(value: Value) -> list[NamespaceEntry]:
+    entries = []
+    for raw in as_list(value):
+        items = as_list(raw)
+        if len(items) < 2 or isinstance(items[0], list) or len(items) % 2:
+            raise RemoteProtocolError(
+                f"malformed namespace {items!r}"[:200], reference="RFC 2342 section 5"
+            )
+        prefix = items[0]
+        extensions: dict[str, tuple[str, ...]] = {}
+        for index in range(2, len(items), 2):
+            values = tuple(as_text(item) or "" for item in as_list(items[index + 1]))
+            extensions[(as_text(items[index]) or "").upper()] = values
+        entries.append(
+            NamespaceEntry(
+                prefix=prefix.encode() if isinstance(prefix, str) else (prefix or b""),
+                delimiter=as_text(items[1]),
+                extensions=extensions,
+            )
+        )
+    return entries
+
+
+def parse_id(response: Untagged) -> dict[str, str | None] | None:
+    """``* ID (field value ...)`` or ``* ID NIL`` (RFC 2971 section 3.2).
+
+    Field names are kept as the server wrote them; a value may be NIL (None).
+    """
+    if len(response.values) != 1:
+        raise RemoteProtocolError(
+            "ID response without exactly one parameter list", reference="RFC 2971 section 4"
+        )
+    value = response.values[0]
+    if value is None:
+        return None
+    pairs = as_list(value)
+    if len(pairs) % 2 or any(isinstance(item, list) for item in pairs):
+        raise RemoteProtocolError(
+            f"malformed ID parameter list {pairs!r}"[:200], reference="RFC 2971 section 4"
+        )
+    return {as_text(pairs[i]) or "": as_text(pairs[i + 1]) for i in range(0, len(pairs), 2)}
