@@ -73,7 +73,9 @@ class _Receiver(asyncio.Protocol):
     """Buffers what the server sends and wakes the reader."""
 
     def __init__(self) -> None:
-        self.buffer = bytearray()
+        #: Received chunks not yet taken, and their total size.
+        self.buffer: list[bytes] = []
+        self.size = 0
         self.eof = False
         self.error: Exception | None = None
         self.transport: asyncio.Transport | None = None
@@ -85,8 +87,9 @@ class _Receiver(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if len(self.buffer) > _HIGH_WATER and not self._paused and self.transport:
+        self.buffer.append(data)
+        self.size += len(data)
+        if self.size > _HIGH_WATER and not self._paused and self.transport:
             self._paused = True
             self.transport.pause_reading()
         self._wake()
@@ -111,8 +114,11 @@ class _Receiver(asyncio.Protocol):
             self._drain.set_result(None)
 
     def take(self) -> bytes:
-        data = bytes(self.buffer)
-        self.buffer.clear()
+        # One chunk (the common case) is handed on as is, without a copy.
+        chunks = self.buffer
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.buffer = []
+        self.size = 0
         if self._paused and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()

@@ -131,9 +131,9 @@ class ResponseFramer:
 
     def _announced_literal(self, line: bytes) -> int | None:
         """The size of the literal that ``line`` announces, if it announces one."""
-        if not self._lines and _TEXT_RESPONSE.match(line):
+        if line[-1:] != b"}" or (not self._lines and _TEXT_RESPONSE.match(line)):
             return None
-        marker = _LITERAL.search(line)
+        marker = _LITERAL.search(line, max(0, line.rfind(b"{")))
         if marker is None:
             return None
         size = int(marker.group(1))
@@ -161,7 +161,9 @@ class ResponseFramer:
             self._compact()
             return False
         end = self._position + self._pending_literal
-        self._literals.append(bytes(self._buffer[self._position : end]))
+        # One copy: a bytearray slice would copy once more before bytes() (RFC 3501 4.3).
+        with memoryview(self._buffer) as view:
+            self._literals.append(view[self._position : end].tobytes())
         self._position = self._scanned = end
         self._pending_literal = -1
         return True
