@@ -9,11 +9,8 @@ always matches the message with the highest UID, even when ``n`` is larger).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
-
-_Item = TypeVar("_Item")
 
 #: The symbolic ``*`` in a range, resolved by :meth:`SequenceSet.contains`.
 STAR = 0
@@ -89,22 +86,19 @@ class SequenceSet:
         """The members of ``numbers`` (ascending) that are in the set."""
         return [n for n in numbers if self.contains(n, largest=largest)]
 
-    def pick(
-        self, items: Sequence[_Item], *, key: Callable[[_Item], int], largest: int
-    ) -> list[tuple[int, _Item]]:
-        """(index, item) of the ``items`` whose ``key`` is in the set, in order.
+    def positions(self, keys: Sequence[int], *, largest: int) -> list[int]:
+        """The indexes of the ``keys`` (ascending, e.g. a mailbox's UIDs) that are in the set.
 
-        ``items`` must be sorted by ``key`` (messages by UID or by sequence
-        number). Each interval is found by binary search, so the cost is
-        O(r log n) plus the items returned, never a scan of all ``items``.
+        Each interval is found by binary search over plain integers, so the cost
+        is O(r log n) plus the indexes returned, never a scan of all ``keys``.
         """
         starts, ends = self.intervals(largest=largest)
-        chosen: list[tuple[int, _Item]] = []
+        chosen: list[int] = []
         position = 0
         for low, high in zip(starts, ends, strict=True):
-            first = bisect.bisect_left(items, low, lo=position, key=key)
-            position = bisect.bisect_right(items, high, lo=first, key=key)
-            chosen.extend((index, items[index]) for index in range(first, position))
+            first = bisect.bisect_left(keys, low, lo=position)
+            position = bisect.bisect_right(keys, high, lo=first)
+            chosen.extend(range(first, position))
         return chosen
 
     def highest_explicit(self) -> int:

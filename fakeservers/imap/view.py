@@ -30,10 +30,6 @@ from fakeservers.store import MailStore, Message, NoSuchMailbox
 RECENT = "\\Recent"
 
 
-def _uid_of(message: Message) -> int:
-    return message.uid
-
-
 class NoSuchMessage(ValueError):
     """A sequence number beyond the mailbox (answered BAD, RFC 3501 section 9 ``seq-number``)."""
 
@@ -62,6 +58,8 @@ class MailboxView:
             self.name = box.name
             self.uidvalidity = box.uidvalidity
             self.messages: list[Message] = []
+        #: The UIDs of ``messages``, in order (kept with it, for binary search).
+        self._uids: list[int] = []
         self.recent: set[int] = set()
         self._modseqs: dict[int, int] = {}
         self._highest_uid = 0
@@ -112,8 +110,8 @@ class MailboxView:
             ]
         if uid:
             largest = self.messages[-1].uid if self.messages else 0
-            picked = numbers.pick(self.messages, key=_uid_of, largest=largest)
-            return [(index + 1, message) for index, message in picked]
+            indexes = numbers.positions(self._uids, largest=largest)
+            return [(index + 1, self.messages[index]) for index in indexes]
         count = len(self.messages)
         if numbers.highest_explicit() > count:
             raise NoSuchMessage(f"no message {numbers.highest_explicit()} (there are {count})")
@@ -184,6 +182,7 @@ class MailboxView:
             self._modseqs.pop(message.uid, None)
             self.recent.discard(message.uid)
         self.messages = kept
+        self._uids = [message.uid for message in kept]
         if vanished and self.enabled.qresync:
             # One VANISHED for all of them (RFC 7162 section 3.2.10).
             return [b"VANISHED " + format_uid_set(vanished)]
@@ -201,6 +200,7 @@ class MailboxView:
                 self.recent.add(message.uid)
             self.seen_flags(message)
             self.messages.append(message)
+            self._uids.append(message.uid)
             self._highest_uid = message.uid
 
     def _claim_recent(self, message: Message) -> bool:
