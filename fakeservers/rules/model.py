@@ -17,7 +17,7 @@ from dataclasses import dataclass
 class Event(enum.Enum):
     """The moments of a session a rule can act on."""
 
-    #: A client connected (before the greeting; before TLS on a STARTTLS port).
+    #: A client connected: before the greeting and before any TLS handshake (implicit or STARTTLS).
     CONNECT = "connect"
     #: The server is about to send its greeting.
     GREETING = "greeting"
