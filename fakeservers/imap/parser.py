@@ -311,8 +311,12 @@ class Command:
 # -- entry point ----------------------------------------------------------------
 
 
-def parse_command(data: bytes) -> Command:
-    """Parse one command (literals inline, without the final CRLF); raises ParseError."""
+def parse_command(data: bytes, *, utf8: str | None = None) -> Command:
+    """Parse one command (literals inline, without the final CRLF); raises ParseError.
+
+    ``utf8`` says what the session enabled that makes strings UTF-8 (the SEARCH
+    grammar depends on it): ``"UTF8=ACCEPT"``, ``"IMAP4rev2"`` or None.
+    """
     reader = Reader(data)
     tag: str | None = None
     try:
@@ -328,7 +332,7 @@ def parse_command(data: bytes) -> Command:
         grammar = _GRAMMARS.get(name)
         if grammar is None:
             raise SyntaxProblem(f"unknown command {name}")
-        args = grammar(reader, uid)
+        args = _search(reader, uid, utf8=utf8) if name == "SEARCH" else grammar(reader, uid)
         reader.end()
         return Command(tag, name, args)
     except SyntaxProblem as problem:
@@ -633,8 +637,14 @@ def _append(reader: Reader, uid: bool) -> Arguments:
 _RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE")
 
 
-def _search(reader: Reader, uid: bool) -> Arguments:
-    """SEARCH with RETURN options (ESEARCH, RFC 4731 section 3.1; SAVE, RFC 5182)."""
+def _search(reader: Reader, uid: bool, *, utf8: str | None = None) -> Arguments:
+    """SEARCH with RETURN options (ESEARCH, RFC 4731 section 3.1; SAVE, RFC 5182).
+
+    Strings are UTF-8 once the session enabled UTF8=ACCEPT or IMAP4rev2. After
+    ENABLE UTF8=ACCEPT a client must not name a CHARSET, and the server should
+    answer BAD if it does (RFC 6855 section 3, erratum 4029); IMAP4rev2 keeps
+    CHARSET (RFC 9051 section 6.4.4).
+    """
     reader.space()
     returns: tuple[str, ...] | None = None
     if reader.skip(b"RETURN "):
@@ -643,8 +653,10 @@ def _search(reader: Reader, uid: bool) -> Arguments:
         if unknown:
             raise SyntaxProblem(f"unknown SEARCH return option {unknown[0]}")
         reader.space()
+    if utf8 == "UTF8=ACCEPT" and reader.peek(b"CHARSET "):
+        raise SyntaxProblem("no CHARSET after ENABLE UTF8=ACCEPT (RFC 6855 section 3)")
     used: set[str] = set()
-    matches = parse_criteria(reader, used=used)
+    matches = parse_criteria(reader, used=used, charset="UTF-8" if utf8 else "US-ASCII")
     return Search(matches, uid, returns, frozenset(used))
 
 

@@ -325,7 +325,13 @@ def _header_values(part: mime.Part, field: str) -> list[str]:
 
 
 def _decoded(value: str) -> str:
-    """A header value with RFC 2047 encoded words decoded (left as is when broken)."""
+    """A header value with RFC 2047 encoded words decoded (left as is when broken).
+
+    Raw 8-bit octets (kept by the header parser as surrogate escapes) are read
+    as UTF-8, as RFC 6532 header fields are; invalid UTF-8 becomes U+FFFD.
+    """
+    if not value.isascii():
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     try:
         return str(make_header(decode_header(value)))
     except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):

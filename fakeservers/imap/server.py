@@ -120,7 +120,7 @@ async def _serve_one(session: Session) -> None:
         _answer(session, refused.tag or "*", Reply(refused.status, refused.text, "TOOBIG"))
         return
     try:
-        command = parse_command(data)
+        command = parse_command(data, utf8=_string_charset(session))
     except ParseError as error:
         _answer(session, error.tag or "*", Reply(error.status, error.text, error.code))
         return
@@ -157,6 +157,14 @@ def _non_synchronizing_limit(session: Session) -> int | None:
     if "LITERAL-" in names and "LITERAL+" not in names:
         return LITERAL_MINUS_MAX
     return None
+
+
+def _string_charset(session: Session) -> str | None:
+    """What the session enabled that makes command strings UTF-8, if anything."""
+    enabled = session.enabled
+    if enabled.utf8_accept:
+        return "UTF8=ACCEPT"
+    return "IMAP4rev2" if enabled.imap4rev2 else None
 
 
 async def _dispatch(session: Session, command: Command) -> Reply | None:

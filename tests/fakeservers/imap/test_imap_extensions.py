@@ -286,6 +286,24 @@ def test_append_utf8_needs_enable(client: RawImap) -> None:
     assert client.command(b"A", command)[-1].startswith(b"A OK [APPENDUID ")
 
 
+def test_utf8_accept_makes_search_strings_utf8_and_charset_a_mistake(client: RawImap) -> None:
+    message = "Subject: Grüße aus Köln\r\n\r\n!\r\n".encode()
+    client.command(b"A", b"APPEND INBOX {%d+}\r\n%s" % (len(message), message))
+    client.command(b"S", b"SELECT INBOX")
+    word = "Grüße".encode()
+    search = b"SEARCH SUBJECT {%d+}\r\n%s" % (len(word), word)
+    # Before ENABLE the default charset is US-ASCII (RFC 3501 section 6.4.4).
+    assert client.command(b"B", search)[-1].startswith(b"B BAD ")
+    client.command(b"X", b"UNSELECT")  # ENABLE belongs to the authenticated state (RFC 5161)
+    assert _ok(client.command(b"E", b"ENABLE UTF8=ACCEPT")) == [b"* ENABLED UTF8=ACCEPT\r\n"]
+    client.command(b"S", b"SELECT INBOX")
+    found = _ok(client.command(b"U", search))
+    assert found[0].startswith(b"* SEARCH ") and found[0] != b"* SEARCH\r\n"
+    # RFC 6855 section 3 (erratum 4029): no CHARSET once UTF8=ACCEPT is enabled.
+    named = b"SEARCH CHARSET UTF-8 SUBJECT Koeln"
+    assert client.command(b"C", named)[-1].startswith(b"C BAD ")
+
+
 def test_status_appendlimit(client: RawImap, imap_server: FakeMailServers) -> None:
     limit = imap_server.config.limits.max_literal
     assert _ok(client.command(b"U", b"STATUS Sent (APPENDLIMIT)")) == [
