@@ -442,6 +442,21 @@ _SPECS: tuple[StepSpec, ...] = (
         limits=Arg(kind=Kind.MAPPING, required=True, doc="Resource name -> limit."),
         session=_S("imap"),
     ),
+    _spec(
+        "imap.namespace",
+        "NAMESPACE (RFC 2342): ``personal``, ``other`` and ``shared``, each a list of "
+        "``prefix`` and ``delimiter`` (empty for NIL).",
+        _IMAP,
+        session=_S("imap"),
+    ),
+    _spec(
+        "imap.id",
+        "ID (RFC 2971): sends ``fields`` (none sends NIL); ``server`` is the server's fields, "
+        "``nil`` whether it answered NIL.",
+        _IMAP,
+        fields=Arg(kind=Kind.MAPPING, default=None, doc="Field name -> value (RFC 2971 3.3)."),
+        session=_S("imap"),
+    ),
     _spec("imap.logout", "LOGOUT and close.", _IMAP, session=_S("imap")),
     # -- POP3 -------------------------------------------------------------------------
     _connect("pop3", _POP3),

@@ -12,7 +12,7 @@ from refclient.protocol.imap.structures import FetchData
 from refclient.scenario.actions.results import connection_facts, fetch_facts
 from refclient.scenario.context import StepContext, StepFailed
 from refclient.scenario.steps import Action
-from refclient.session.imap import IMAPSession, MailboxInfo, QResync
+from refclient.session.imap import IMAPSession, MailboxInfo, Namespace, QResync
 
 
 def _imap(context: StepContext, args: dict[str, Any]) -> IMAPSession:
@@ -352,6 +352,30 @@ async def logout(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any
     return {"findings": [f.id for f in session.findings]}
 
 
+async def namespace(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
+    found = await _imap(context, args).namespace()
+
+    def group(entries: tuple[Namespace, ...]) -> list[dict[str, Any]]:
+        return [{"prefix": each.prefix, "delimiter": each.delimiter} for each in entries]
+
+    return {
+        "personal": group(found.personal),
+        "other": group(found.other),
+        "shared": group(found.shared),
+    }
+
+
+async def identify(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
+    fields = args.get("fields")
+    sent = (
+        None
+        if fields is None
+        else {str(k): None if v is None else str(v) for k, v in fields.items()}
+    )
+    answered = await _imap(context, args).identify(sent)
+    return {"server": answered, "nil": answered is None}
+
+
 def _mailbox_verb(verb: str) -> Action:
     async def action(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
         return await mailbox_command(context, args, verb)
@@ -390,4 +414,6 @@ ACTIONS: Mapping[str, Action] = {
     "imap.compress": compress,
     "imap.quota": quota,
     "imap.setquota": setquota,
+    "imap.namespace": namespace,
+    "imap.id": identify,
 }
