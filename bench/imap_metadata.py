@@ -11,6 +11,10 @@ our fake server and, where it is installed, from a private Dovecot:
 
 The issue's target: the reference client, parsing fully, at no more than a
 quarter of imapclient's time against the same server.
+
+Every server runs in its own process, the fake one included (see
+:mod:`bench.imap_fetch`), so that no client shares an interpreter lock with
+the server it measures against.
 """
 
 from __future__ import annotations

@@ -388,9 +388,9 @@ class IMAPSession(Session):
         ``shown`` instead of the line, and ``<redacted>`` for every literal
         chunk sent later.
         """
-        tag, data = self.engine.send(name, *arguments)
-        self.stream.write(
-            data, shown=None if shown is None else tag.encode() + b" " + shown + b"\r\n"
+        tag, pieces = self.engine.send_parts(name, *arguments)
+        await self.stream.write_pieces(
+            pieces, shown=None if shown is None else tag.encode() + b" " + shown + b"\r\n"
         )
         return await self._complete(
             tag, name, on_continuation=on_continuation, check=check, secret=shown is not None
@@ -410,8 +410,10 @@ class IMAPSession(Session):
             event = await self._next()
             if isinstance(event, Continuation):
                 if self.engine.awaiting_continuation:
-                    chunk = self.engine.continue_command()
-                    self.stream.write(chunk, shown=b"<redacted>\r\n" if secret else None)
+                    pieces = self.engine.continue_parts()
+                    await self.stream.write_pieces(
+                        pieces, shown=b"<redacted>\r\n" if secret else None
+                    )
                 elif on_continuation is not None:
                     # Only SASL exchanges answer continuations: never show the response.
                     self.stream.write(await on_continuation(event), shown=b"<redacted>\r\n")
@@ -982,6 +984,11 @@ class IMAPSession(Session):
         ``utf8`` sends ``UTF8 (~{n})`` (RFC 6855 section 4; needs ENABLE
         UTF8=ACCEPT), ``binary`` a literal8 (RFC 3516 section 4.4). A message
         over the server's APPENDLIMIT (RFC 7889) is refused here, unsent.
+
+        A message holding NUL cannot go in a plain literal (RFC 3501 section
+        4.3): it is sent as a literal8 when the server offers BINARY (RFC 3516
+        section 4.2), and refused otherwise, unsent, with a
+        :class:`~refclient.protocol.errors.LocalProtocolError`.
         """
         limit = self.append_limit
         if limit is not None and len(data) > limit:
@@ -1001,6 +1008,8 @@ class IMAPSession(Session):
             arguments += [Atom("UTF8"), [Literal(data, binary=True)]]
         elif binary:
             self.require("BINARY")
+            arguments.append(Literal(data, binary=True))
+        elif "BINARY" in self.capabilities and b"\x00" in data:
             arguments.append(Literal(data, binary=True))
         else:
             arguments.append(Literal(data))
@@ -1260,7 +1269,10 @@ class IMAPSession(Session):
         deadline = loop.time() + seconds
         while (remaining := deadline - loop.time()) > 0:
             try:
-                event = await asyncio.wait_for(self._next(), remaining)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation
+                # (Ctrl-C) that arrives together with an update, and IDLE would go on.
+                async with asyncio.timeout(remaining):
+                    event = await self._next()
             except TimeoutError:
                 break
             if isinstance(event, Untagged):

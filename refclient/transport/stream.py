@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -23,6 +24,8 @@ from refclient.transcript import Transcript
 from refclient.transport.compress import Deflate
 
 _HIGH_WATER = 1024 * 1024
+#: A piece larger than this is written in slices of this size, with flow control between.
+_WRITE_SLICE = 1024 * 1024
 
 
 class InjectedBytes(Exception):
@@ -172,17 +175,17 @@ class Stream:
         transcript.event(
             f"connecting to {host}:{port}" + (" (implicit TLS)" if ssl_context else "")
         )
-        _transport, receiver = await asyncio.wait_for(
-            loop.create_connection(
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
+        # (Ctrl-C) that arrives as the connection completes, and the run would go on.
+        async with asyncio.timeout(timeout):
+            _transport, receiver = await loop.create_connection(
                 _Receiver,
                 host,
                 port,
                 ssl=ssl_context,
                 server_hostname=(server_hostname or host) if ssl_context else None,
                 ssl_handshake_timeout=timeout if ssl_context else None,
-            ),
-            timeout,
-        )
+            )
         stream = cls(receiver, transcript, tls=None)
         transcript.event("connected")
         if ssl_context is not None:
@@ -232,6 +235,34 @@ class Stream:
             raise ConnectionResetError("connection is closed")
         self.transcript.client(data, shown=shown)
         transport.write(data if self.deflate is None else self.deflate.compress(data))
+
+    async def write_pieces(self, pieces: Sequence[bytes], *, shown: bytes | None = None) -> None:
+        """Send ``pieces`` in order, each as it is (a 50 MB literal is not copied to be sent).
+
+        ``shown`` is what the transcript records instead of all of them (secrets).
+        A piece over :data:`_WRITE_SLICE` octets goes out in slices of that size
+        with :meth:`drain` between them, so the TLS layer never holds more than a
+        slice or two of it at once (its own buffer, encrypted copy, socket buffer).
+        """
+        transport = self._receiver.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("connection is closed")
+        if shown is not None:
+            self.transcript.client(b"", shown=shown)
+        for piece in pieces:
+            if shown is None:
+                self.transcript.client(piece)
+            if self.deflate is not None:
+                transport.write(self.deflate.compress(piece))
+            elif len(piece) <= _WRITE_SLICE:
+                transport.write(piece)
+            else:
+                view = memoryview(piece)
+                for start in range(0, len(piece), _WRITE_SLICE):
+                    transport.write(view[start : start + _WRITE_SLICE])
+                    await self.drain()
+                    if transport.is_closing():
+                        raise ConnectionResetError("connection closed while sending")
 
     def start_deflate(self) -> None:
         """Compress both directions from now on (RFC 4978 section 4); see :mod:`.compress`."""

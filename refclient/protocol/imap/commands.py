@@ -6,6 +6,15 @@ literal that ends the chunk before it (RFC 3501 section 7.5). A literal of at
 most ``non_sync_limit`` octets is written non-synchronizing instead
 (``{n+}``, RFC 7888: any size with LITERAL+, up to 4096 octets with
 LITERAL-; -1 when the server offers neither) and needs no continuation.
+
+Each chunk is a list of *pieces* (:func:`encode_command_parts`): a literal's
+octets are a piece of their own, the very object the caller gave, so that a
+50 MB APPEND is sent as it is instead of being copied into one more command
+buffer. :func:`encode_command` joins the pieces for callers that want bytes.
+
+A non-binary literal holding NUL is refused (:class:`LocalProtocolError`):
+RFC 3501 section 4.3 forbids NUL in a literal; a literal8 (RFC 3516 section
+4.2) may carry it.
 """
 
 from __future__ import annotations
@@ -47,51 +56,94 @@ def encode_command(
     tag: str, name: str, arguments: Iterable[Argument], *, non_sync_limit: int = -1
 ) -> list[bytes]:
     """The chunks of one command line, CRLF included in the last."""
-    chunks: list[bytes] = []
-    current = bytearray(tag.encode("ascii") + b" " + name.encode("ascii"))
+    return [
+        b"".join(pieces)
+        for pieces in encode_command_parts(tag, name, arguments, non_sync_limit=non_sync_limit)
+    ]
+
+
+def encode_command_parts(
+    tag: str, name: str, arguments: Iterable[Argument], *, non_sync_limit: int = -1
+) -> list[list[bytes]]:
+    """The chunks of one command line, each a list of pieces; literal octets are not copied."""
+    encoder = _Encoder(non_sync_limit)
+    encoder.current += tag.encode("ascii") + b" " + name.encode("ascii")
     for argument in arguments:
-        current += b" "
-        _encode(argument, current, chunks, non_sync_limit=non_sync_limit)
-    current += b"\r\n"
-    chunks.append(bytes(current))
-    return chunks
+        encoder.current += b" "
+        encoder.encode(argument)
+    encoder.current += b"\r\n"
+    encoder.end_chunk()
+    return encoder.chunks
 
 
-def _encode(
-    argument: Argument, current: bytearray, chunks: list[bytes], *, non_sync_limit: int
-) -> None:
-    if isinstance(argument, Atom):
-        text = argument.text.encode("utf-8")
-        if b"\r" in text or b"\n" in text or not text:
-            raise LocalProtocolError(f"invalid atom {argument.text!r}")
-        current += text
-    elif isinstance(argument, int):
-        current += str(argument).encode()
-    elif isinstance(argument, Literal | str | bytes):
-        data = argument.data if isinstance(argument, Literal) else argument
-        raw = data.encode("utf-8") if isinstance(data, str) else data
-        if isinstance(argument, Literal) or not _QUOTABLE.fullmatch(raw):
-            literal_plus = len(raw) <= non_sync_limit
-            marker = b"{%d+}\r\n" if literal_plus else b"{%d}\r\n"
-            if isinstance(argument, Literal) and argument.binary:
-                current += b"~"
-            current += marker % len(raw)
-            if literal_plus:
+#: A literal at least this long is a piece of its own rather than copied into the line.
+_INLINE_LITERAL = 64 * 1024
+
+
+class _Encoder:
+    """Builds the chunks: small text in one buffer, large literal octets as their own pieces."""
+
+    def __init__(self, non_sync_limit: int) -> None:
+        self.non_sync_limit = non_sync_limit
+        self.chunks: list[list[bytes]] = []
+        self.pieces: list[bytes] = []
+        self.current = bytearray()
+
+    def flush(self) -> None:
+        if self.current:
+            self.pieces.append(bytes(self.current))
+            self.current.clear()
+
+    def end_chunk(self) -> None:
+        self.flush()
+        self.chunks.append(self.pieces)
+        self.pieces = []
+
+    def literal(self, raw: bytes, *, binary: bool) -> None:
+        if not binary and b"\x00" in raw:
+            raise LocalProtocolError(
+                "a literal cannot hold NUL (RFC 3501 section 4.3); "
+                "send it as literal8 where the server offers BINARY (RFC 3516 section 4.2)"
+            )
+        literal_plus = len(raw) <= self.non_sync_limit
+        marker = b"{%d+}\r\n" if literal_plus else b"{%d}\r\n"
+        if binary:
+            self.current += b"~"
+        self.current += marker % len(raw)
+        if not literal_plus:
+            self.end_chunk()  # the octets follow the server's "+" (RFC 3501 section 7.5)
+        if len(raw) >= _INLINE_LITERAL:
+            self.flush()
+            self.pieces.append(raw)
+        else:
+            self.current += raw
+
+    def encode(self, argument: Argument) -> None:
+        current = self.current
+        if isinstance(argument, Atom):
+            text = argument.text.encode("utf-8")
+            if b"\r" in text or b"\n" in text or not text:
+                raise LocalProtocolError(f"invalid atom {argument.text!r}")
+            current += text
+        elif isinstance(argument, int):
+            current += str(argument).encode()
+        elif isinstance(argument, Literal | str | bytes):
+            data = argument.data if isinstance(argument, Literal) else argument
+            raw = data.encode("utf-8") if isinstance(data, str) else data
+            if isinstance(argument, Literal) or not _QUOTABLE.fullmatch(raw):
+                binary = isinstance(argument, Literal) and argument.binary
+                self.literal(raw, binary=binary)
+            elif isinstance(argument, str) and raw and _ATOM_SAFE.fullmatch(raw):
                 current += raw
             else:
-                chunks.append(bytes(current))
-                current[:] = raw
-        elif isinstance(argument, str) and raw and _ATOM_SAFE.fullmatch(raw):
-            current += raw
+                current += b'"' + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
         else:
-            current += b'"' + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
-    else:
-        current += b"("
-        for index, item in enumerate(argument):
-            if index:
-                current += b" "
-            _encode(item, current, chunks, non_sync_limit=non_sync_limit)
-        current += b")"
+            current += b"("
+            for index, item in enumerate(argument):
+                if index:
+                    self.current += b" "
+                self.encode(item)
+            self.current += b")"
 
 
 def sequence_set(numbers: Iterable[int]) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 from refclient.findings import Finding, Severity
 from refclient.protocol.errors import LocalProtocolError, RemoteProtocolError
-from refclient.protocol.imap.commands import Argument, encode_command
+from refclient.protocol.imap.commands import Argument, encode_command_parts
 from refclient.protocol.imap.framing import Frame, ResponseFramer
 from refclient.protocol.imap.parser import (
     Continuation,
@@ -106,7 +106,7 @@ class IMAPEngine:
         self._max_untagged = max_untagged
         self._tags = (f"{tag_prefix}{n:04d}" for n in itertools.count(1))
         self._in_flight: dict[str, str] = {}  # tag -> command name
-        self._chunks: list[bytes] = []  # rest of a command waiting for "+"
+        self._chunks: list[list[bytes]] = []  # rest of a command waiting for "+"
         self._untagged_since_tagged = 0
         self._max_skipped_lines = max_skipped_lines
         self._skipped_lines = 0
@@ -355,12 +355,17 @@ class IMAPEngine:
 
     def send(self, name: str, *arguments: Argument) -> tuple[str, bytes]:
         """Start a command; returns its tag and the octets to send now."""
+        tag, pieces = self.send_parts(name, *arguments)
+        return tag, pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def send_parts(self, name: str, *arguments: Argument) -> tuple[str, list[bytes]]:
+        """:meth:`send`, the octets as pieces: a large literal is the caller's object, uncopied."""
         name = name.upper()
         self._check_allowed(name)
         if self._chunks:
             raise LocalProtocolError("the previous command is still waiting for a continuation")
         tag = next(self._tags)
-        chunks = encode_command(tag, name, arguments, non_sync_limit=self._non_sync_limit())
+        chunks = encode_command_parts(tag, name, arguments, non_sync_limit=self._non_sync_limit())
         self._in_flight[tag] = name
         self._chunks = chunks[1:]
         return tag, chunks[0]
@@ -388,6 +393,10 @@ class IMAPEngine:
 
     def continue_command(self) -> bytes:
         """The next chunk of the current command, after the server's ``+``."""
+        return b"".join(self.continue_parts())
+
+    def continue_parts(self) -> list[bytes]:
+        """:meth:`continue_command` as pieces (a large literal is not copied)."""
         if not self._chunks:
             raise LocalProtocolError("no command is waiting for a continuation")
         return self._chunks.pop(0)
