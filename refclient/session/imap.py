@@ -209,6 +209,8 @@ class IMAPSession(Session):
             max_literal=limits.max_literal,
             max_nesting=limits.max_nesting,
             max_untagged=limits.max_untagged,
+            max_untagged_octets=limits.max_untagged_octets,
+            max_skipped_lines=limits.max_skipped_lines,
         )
         self.greeting = ""
         self.capabilities_before_tls: frozenset[str] | None = None

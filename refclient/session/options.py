@@ -19,6 +19,11 @@ class ClientLimits:
     max_nesting: int = 100
     #: Most untagged responses accepted while one command is outstanding.
     max_untagged: int = 1_000_000
+    #: Most octets the untagged responses to one command may hold, Python objects included
+    #: (see docs/limits.md for how they are counted); one response alone is always accepted.
+    max_untagged_octets: int = 48 * 1024 * 1024
+    #: Most lines that are no IMAP response (skipped as findings) on one connection.
+    max_skipped_lines: int = 100
 
 
 @dataclass(frozen=True, kw_only=True)

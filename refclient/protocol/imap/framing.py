@@ -38,6 +38,10 @@ class Frame:
     literals: tuple[bytes, ...]
     #: Whether any line ended in a bare LF instead of CRLF.
     bare_lf: bool = False
+    #: Octets of the response's lines (line ends and literal markers excluded).
+    line_size: int = 0
+    #: Octets of its literals.
+    literal_size: int = 0
 
     @property
     def first_line(self) -> bytes:
@@ -124,7 +128,15 @@ class ResponseFramer:
                 self._pending_literal = size
                 continue
             self._lines.append(line)
-            frame = Frame(tuple(self._lines), tuple(self._literals), self._bare_lf)
+            lines = self._lines
+            literals = self._literals
+            frame = Frame(
+                tuple(lines),
+                tuple(literals),
+                self._bare_lf,
+                sum(map(len, lines)) if literals else len(line),
+                sum(map(len, literals)) if literals else 0,
+            )
             self._lines, self._literals, self._bare_lf = [], [], False
             self._response_size = 0
             return frame
