@@ -10,6 +10,13 @@ reply and an untagged status response (``* OK``, ``NO``, ``BAD``, ``BYE``,
 ``PREAUTH``) end in human-readable text (RFC 3501 section 9, ``resp-text``),
 so a ``{5}`` at the end of such a line is text, not a literal announcement.
 
+A literal of :data:`LARGE_LITERAL` octets or more (a message body) is read
+straight into a ``bytearray`` of its announced size, never through the
+framer's line buffer, and that very ``bytearray`` is handed on as the
+literal's value: the octets are held once, not once in the buffer and once
+more in a copy (a 50 MB message costs 50 MB, not 100). Smaller literals are
+copied out once, as ``bytes``.
+
 Memory is bounded: a line longer than ``max_line``, a literal announced
 larger than ``max_literal``, or one response whose pieces add up to more than
 ``max_line + max_literal`` octets (many small literals) is a
@@ -25,6 +32,9 @@ from dataclasses import dataclass
 
 from refclient.protocol.errors import RemoteProtocolError
 
+#: Literals of this many octets or more are read into their own ``bytearray`` (see above).
+LARGE_LITERAL = 1024 * 1024
+
 _LITERAL = re.compile(rb"\{(\d{1,20})(\+?)\}$")
 #: First lines that end in text, never in a literal announcement.
 _TEXT_RESPONSE = re.compile(rb"\+|\* +(?:OK|NO|BAD|BYE|PREAUTH)(?: |$)|[^*+ ][^ ]* ", re.IGNORECASE)
@@ -35,6 +45,7 @@ class Frame:
     """One whole response: ``lines[0] literals[0] lines[1] ... lines[-1]``."""
 
     lines: tuple[bytes, ...]
+    #: ``bytes``, or a ``bytearray`` for a literal of :data:`LARGE_LITERAL` octets or more.
     literals: tuple[bytes, ...]
     #: Whether any line ended in a bare LF instead of CRLF.
     bare_lf: bool = False
@@ -73,9 +84,22 @@ class ResponseFramer:
         self._literals: list[bytes] = []
         self._pending_literal = -1  # octets still due for the current literal
         self._bare_lf = False
+        self._large: bytearray | None = None  # a large literal being filled in place
+        self._large_filled = 0
 
     def feed(self, data: bytes) -> None:
         """Add received octets."""
+        large = self._large
+        if large is not None and self._large_filled < len(large):
+            # Straight into the literal's own buffer (the line buffer is empty meanwhile).
+            filled = self._large_filled
+            count = min(len(data), len(large) - filled)
+            with memoryview(data) as view:
+                large[filled : filled + count] = view[:count]
+                self._large_filled = filled + count
+                if count < len(data):
+                    self._buffer += view[count:]
+            return
         self._buffer += data
 
     @property
@@ -168,6 +192,8 @@ class ResponseFramer:
             )
 
     def _take_literal(self) -> bool:
+        if self._pending_literal >= LARGE_LITERAL:
+            return self._take_large_literal()
         available = len(self._buffer) - self._position
         if available < self._pending_literal:
             self._compact()
@@ -177,6 +203,26 @@ class ResponseFramer:
         with memoryview(self._buffer) as view:
             self._literals.append(view[self._position : end].tobytes())
         self._position = self._scanned = end
+        self._pending_literal = -1
+        return True
+
+    def _take_large_literal(self) -> bool:
+        large = self._large
+        if large is None:
+            # Announced just now: what the buffer holds of it moves into its own buffer.
+            size = self._pending_literal
+            large = self._large = bytearray(size)
+            count = min(size, len(self._buffer) - self._position)
+            with memoryview(self._buffer) as view:
+                large[:count] = view[self._position : self._position + count]
+            self._position = self._scanned = self._position + count
+            self._large_filled = count
+            self._compact()
+        if self._large_filled < len(large):
+            return False
+        self._literals.append(large)  # type: ignore[arg-type]  # handed on as it is
+        self._large = None
+        self._large_filled = 0
         self._pending_literal = -1
         return True
 

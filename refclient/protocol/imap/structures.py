@@ -28,7 +28,7 @@ def as_text(value: Value) -> str | None:
     """A string value decoded (UTF-8, lenient), or None for NIL."""
     if value is None:
         return None
-    if isinstance(value, bytes):
+    if isinstance(value, bytes | bytearray):  # a large literal is a bytearray (framing.py)
         return value.decode("utf-8", "replace")
     if isinstance(value, str):
         return value
@@ -433,9 +433,9 @@ def _label(value: Value) -> str:
     """A Gmail label: an atom (``\\Inbox``) or a string in modified UTF-7 or UTF-8."""
     if isinstance(value, list):
         raise RemoteProtocolError(f"X-GM-LABELS holds a list: {value!r}"[:200])
-    if isinstance(value, bytes):
+    if isinstance(value, bytes | bytearray):
         try:
-            return decode_utf7(value)
+            return decode_utf7(bytes(value))
         except UTF7Error:
             return value.decode("utf-8", "replace")
     return value or ""

@@ -1,0 +1,87 @@
+"""Large literals are read in place (framing.py): held once, handed on as a bytearray.
+
+However the octets arrive (in one piece with what follows, in odd-sized
+chunks, one octet at a time around the marker), the frame is the same as
+for a small literal, the value equals the octets sent, and the surrounding
+lines are intact; a literal below the threshold stays ``bytes``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from refclient.protocol.errors import RemoteProtocolError
+from refclient.protocol.imap.engine import NEED_DATA, IMAPEngine
+from refclient.protocol.imap.framing import LARGE_LITERAL, ResponseFramer
+from refclient.protocol.imap.parser import Untagged
+from refclient.protocol.imap.structures import parse_fetch
+
+BODY = bytes(range(1, 256)) * (LARGE_LITERAL // 255 + 3)
+RESPONSE = b"* 1 FETCH (UID 7 BODY[] {%d}\r\n" % len(BODY) + BODY + b" FLAGS (\\Seen))\r\n"
+AFTER = b"* 2 EXISTS\r\n"
+
+
+def _frames(chunks: list[bytes]) -> list[tuple[tuple[bytes, ...], tuple[bytes, ...]]]:
+    framer = ResponseFramer(max_line=4096, max_literal=4 * LARGE_LITERAL)
+    frames = []
+    for chunk in chunks:
+        framer.feed(chunk)
+        while (frame := framer.next_frame()) is not None:
+            frames.append((frame.lines, frame.literals))
+    assert framer.idle
+    return frames
+
+
+def _split(data: bytes, size: int) -> list[bytes]:
+    return [data[start : start + size] for start in range(0, len(data), size)]
+
+
+EXPECTED = [
+    ((b"* 1 FETCH (UID 7 BODY[] ", b" FLAGS (\\Seen))"), (BODY,)),
+    ((b"* 2 EXISTS",), ()),
+]
+
+
+@pytest.mark.parametrize("size", [len(RESPONSE) + len(AFTER), 65536, 4093, 1 << 20])
+def test_a_large_literal_in_any_chunking_frames_the_same(size: int) -> None:
+    frames = _frames(_split(RESPONSE + AFTER, size))
+    assert frames == EXPECTED
+    assert type(frames[0][1][0]) is bytearray
+
+
+def test_octets_one_at_a_time_around_the_marker_and_the_end() -> None:
+    head = RESPONSE.index(b"\r\n") + 2
+    tail = head + len(BODY)
+    data = RESPONSE + AFTER
+    pieces = [data[i : i + 1] for i in range(head - 5)]
+    pieces += [data[head - 5 : head + 10], data[head + 10 : tail - 3]]
+    pieces += [data[i : i + 1] for i in range(tail - 3, len(data))]
+    assert _frames(pieces) == EXPECTED
+
+
+def test_a_literal_below_the_threshold_stays_bytes() -> None:
+    small = b"x" * (LARGE_LITERAL - 1)
+    response = b"* 1 FETCH (BODY[] {%d}\r\n" % len(small) + small + b")\r\n"
+    [(_lines, literals)] = _frames(_split(response, 4093))
+    assert literals == (small,) and type(literals[0]) is bytes
+
+
+def test_the_typed_fetch_of_a_large_literal_equals_the_octets() -> None:
+    engine = IMAPEngine(max_literal=4 * LARGE_LITERAL)
+    engine.receive_data(b"* PREAUTH hi\r\n")
+    engine.next_event()
+    for chunk in _split(RESPONSE, 16384):
+        engine.receive_data(chunk)
+    event = engine.next_event()
+    assert isinstance(event, Untagged) and event.number is not None
+    data = parse_fetch(event.number, event.values, [])
+    assert data.uid == 7 and data.flags == ("\\Seen",)
+    assert data.body() == BODY
+    assert engine.next_event() is NEED_DATA
+
+
+def test_a_large_literal_over_max_literal_is_refused_before_its_octets() -> None:
+    framer = ResponseFramer(max_line=4096, max_literal=LARGE_LITERAL)
+    framer.feed(RESPONSE[: RESPONSE.index(b"\r\n") + 2])
+    with pytest.raises(RemoteProtocolError, match="limit is"):
+        framer.next_frame()
