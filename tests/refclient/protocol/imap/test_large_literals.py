@@ -46,7 +46,7 @@ EXPECTED = [
 def test_a_large_literal_in_any_chunking_frames_the_same(size: int) -> None:
     frames = _frames(_split(RESPONSE + AFTER, size))
     assert frames == EXPECTED
-    assert type(frames[0][1][0]) is bytearray
+    assert isinstance(frames[0][1][0], bytearray)
 
 
 def test_octets_one_at_a_time_around_the_marker_and_the_end() -> None:
