@@ -951,7 +951,11 @@ class IMAPSession(Session):
             )
 
     async def fetch_message(self, uid: int) -> bytes:
-        """The exact octets of one message (``BODY.PEEK[]``)."""
+        """The exact octets of one message (``BODY.PEEK[]``).
+
+        A message of 1 MiB or more comes as the ``bytearray`` it was read into,
+        so that it is held once (docs/limits.md); it compares equal to ``bytes``.
+        """
         fetched = await self.fetch([uid], ["BODY.PEEK[]"])
         if uid not in fetched:
             self.fail(errors.CommandFailed, f"no message with UID {uid}")

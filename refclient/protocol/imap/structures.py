@@ -287,6 +287,8 @@ class FetchData:
     #: ``BINARY.SIZE[part]`` values by part (RFC 3516 section 4.3), e.g. ``{"1": 42}``.
     binary_sizes: dict[str, int] = field(default_factory=dict)
     #: Body sections by their name as the server wrote it, e.g. ``BODY[]``, ``BODY[HEADER]<0>``.
+    #: A section of 1 MiB or more is the ``bytearray`` it was read into (held once, not
+    #: copied; see :mod:`refclient.protocol.imap.framing`), equal to the octets as ``bytes``.
     sections: dict[str, bytes | None] = field(default_factory=dict)
     #: Items this parser does not type, raw.
     other: dict[str, Value] = field(default_factory=dict)
