@@ -10,7 +10,11 @@ Peers, interleaved round by round:
 * ``refclient FETCH -> disk``: ``UID FETCH BODY.PEEK[]`` of the message, then
   written to a file, as ``mailcompat fetch --out`` saves it;
 * ``refclient DATA -> fake``: SMTP submission of the message by DATA (RFC 5321
-  section 4.1.1.4; ``chunking=False``, no BDAT).
+  section 4.1.1.4; ``chunking=False``, no BDAT);
+* ``raw APPEND``, ``raw FETCH``, ``raw DATA``: the same three transfers by a
+  minimal blocking TLS socket client (:class:`RawPeers`: the commands written
+  by hand, the literal read into one reused buffer), so that the server's own
+  cost shows apart from the reference client's.
 
 The fake servers run in their own process (:mod:`bench.served`) so that a
 thread can sample each side's RSS during the transfer; each round's time is
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import os
 import socket
 import ssl
@@ -60,6 +65,7 @@ RAW, APPEND, FETCH, DATA = (
     "refclient FETCH -> disk",
     "refclient DATA -> fake",
 )
+RAW_APPEND, RAW_FETCH, RAW_DATA = ("raw APPEND -> fake", "raw FETCH -> memory", "raw DATA -> fake")
 
 
 def make_message(size: int) -> bytes:
@@ -198,6 +204,176 @@ class Peers:
         return elapsed
 
 
+class _RawConnection:
+    """A blocking TLS socket with a buffered reader: the least a client can do."""
+
+    def __init__(self, host: str, port: int, context: ssl.SSLContext) -> None:
+        sock = socket.create_connection((host, port))
+        self.tls = context.wrap_socket(sock, server_hostname="localhost")
+        self.reader = self.tls.makefile("rb", buffering=256 * 1024)
+
+    def line(self) -> bytes:
+        """One line from the server, CRLF included."""
+        line = self.reader.readline()
+        if not line:
+            raise ConnectionError("the server closed the connection")
+        return line
+
+    def send(self, data: bytes) -> None:
+        """Write ``data`` whole."""
+        self.tls.sendall(data)
+
+    def close(self) -> None:
+        """Close reader and socket."""
+        self.reader.close()
+        self.tls.close()
+
+
+class _RawIMAP(_RawConnection):
+    """Hand-written IMAP commands (RFC 3501) over a blocking TLS socket."""
+
+    def __init__(self, host: str, port: int, context: ssl.SSLContext) -> None:
+        super().__init__(host, port, context)
+        self._tags = itertools.count(1)
+        self.line()  # greeting
+
+    def command(self, text: str) -> list[bytes]:
+        """Send ``tag text`` and return the lines up to the tagged OK (or raise)."""
+        tag = f"r{next(self._tags)}"
+        self.send(f"{tag} {text}\r\n".encode())
+        return self.until(tag)
+
+    def until(self, tag: str) -> list[bytes]:
+        """The lines up to and including the tagged one; raises unless it is OK."""
+        lines = []
+        while True:
+            line = self.line()
+            lines.append(line)
+            if line.startswith(tag.encode() + b" "):
+                if not line.startswith(tag.encode() + b" OK"):
+                    raise RuntimeError(f"IMAP command failed: {line!r}")
+                return lines
+
+    def login(self) -> None:
+        """LOGIN as the benchmark's account."""
+        self.command(f'LOGIN "{USER}" "{PASSWORD}"')
+
+    def empty_inbox(self) -> None:
+        """Delete every message of INBOX."""
+        self.command("SELECT INBOX")
+        self.command("STORE 1:* +FLAGS.SILENT (\\Deleted)")
+        self.command("EXPUNGE")
+
+
+class RawPeers:
+    """APPEND, FETCH and DATA by minimal socket clients: the server's side of each transfer."""
+
+    def __init__(self, server: Served, data: bytes, kept_uid: Callable[[], int]) -> None:
+        self.server = server
+        self.data = data
+        self.kept_uid = kept_uid
+        self.context = ssl.create_default_context(cafile=str(server.ca_file))
+        self.buffer = bytearray(len(data))
+        self.metrics: dict[str, dict[str, float]] = {}
+
+    def _memory(self, peer: str, server: PeakRSS) -> None:
+        if server.peak is not None and server.growth is not None:
+            values = self.metrics.setdefault(peer, {})
+            growth = server.growth / len(self.data)
+            values["server_growth_x"] = max(growth, values.get("server_growth_x", growth))
+
+    def _imap(self) -> _RawIMAP:
+        imap = _RawIMAP(self.server.host, self.server.port("imaps"), self.context)
+        imap.login()
+        return imap
+
+    def append(self) -> float:
+        """APPEND as one synchronizing literal; timed from the command to the tagged OK."""
+        imap = self._imap()
+        try:
+            with PeakRSS(self.server.pid) as server:
+                start = time.perf_counter()
+                imap.send(b"a APPEND INBOX {%d}\r\n" % len(self.data))
+                if not imap.line().startswith(b"+"):
+                    raise RuntimeError("no continuation request for the literal")
+                imap.send(self.data)
+                imap.send(b"\r\n")
+                imap.until("a")
+                elapsed = time.perf_counter() - start
+            self._memory(RAW_APPEND, server)
+            imap.empty_inbox()
+        finally:
+            imap.close()
+        return elapsed
+
+    def fetch(self) -> float:
+        """``UID FETCH BODY.PEEK[]`` with the literal read into one reused buffer."""
+        imap = self._imap()
+        try:
+            imap.command(f"EXAMINE {KEPT}")
+            with PeakRSS(self.server.pid) as server:
+                start = time.perf_counter()
+                imap.send(b"f UID FETCH %d BODY.PEEK[]\r\n" % self.kept_uid())
+                line = imap.line()
+                if not line.endswith(b"{%d}\r\n" % len(self.data)):
+                    raise RuntimeError(f"unexpected FETCH response {line[:80]!r}")
+                view = memoryview(self.buffer)
+                filled = 0
+                while filled < len(view):
+                    count = imap.reader.readinto(view[filled:])
+                    if not count:
+                        raise ConnectionError("the server closed inside the literal")
+                    filled += count
+                imap.until("f")
+                elapsed = time.perf_counter() - start
+            self._memory(RAW_FETCH, server)
+        finally:
+            imap.close()
+        if self.buffer != self.data:
+            raise RuntimeError("the fetched message is not the one appended")
+        return elapsed
+
+    def submit(self) -> float:
+        """SMTP DATA (the message has no line starting with a dot: nothing to stuff)."""
+        smtp = _RawConnection(self.server.host, self.server.port("submissions"), self.context)
+        try:
+
+            def reply() -> bytes:
+                while (line := smtp.line())[3:4] == b"-":
+                    pass
+                if line[:1] not in (b"2", b"3"):
+                    raise RuntimeError(f"SMTP refused: {line!r}")
+                return line
+
+            reply()
+            for command in (
+                b"EHLO bench.example.test",
+                b"AUTH PLAIN " + base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()),
+                f"MAIL FROM:<{USER}>".encode(),
+                f"RCPT TO:<{USER}>".encode(),
+            ):
+                smtp.send(command + b"\r\n")
+                reply()
+            with PeakRSS(self.server.pid) as server:
+                start = time.perf_counter()
+                smtp.send(b"DATA\r\n")
+                reply()
+                smtp.send(self.data)
+                smtp.send(b".\r\n")
+                reply()
+                elapsed = time.perf_counter() - start
+            self._memory(RAW_DATA, server)
+            smtp.send(b"QUIT\r\n")
+        finally:
+            smtp.close()
+        imap = self._imap()
+        try:
+            imap.empty_inbox()
+        finally:
+            imap.close()
+        return elapsed
+
+
 def _sync(coroutine: Callable[[], Coroutine[Any, Any, float]]) -> Callable[[], float]:
     """A peer for the harness: one event loop per round, as a fresh client process would."""
 
@@ -219,6 +395,7 @@ def run(*, count: int, rounds: int) -> list[Result]:
     ):
         peers = Peers(server, data, Path(directory))
         asyncio.run(peers.prepare())
+        raw = RawPeers(server, data, lambda: peers.kept_uid)
         result = interleave(
             f"Large messages: one message of {len(data) / MB:.1f} MB over implicit TLS "
             "(fake servers in their own process)",
@@ -227,17 +404,21 @@ def run(*, count: int, rounds: int) -> list[Result]:
                 APPEND: _sync(peers.append),
                 FETCH: _sync(peers.fetch),
                 DATA: _sync(peers.submit),
+                RAW_APPEND: raw.append,
+                RAW_FETCH: raw.fetch,
+                RAW_DATA: raw.submit,
             },
             baseline=RAW,
             rounds=rounds,
             self_timed=True,
         )
     result.metrics.update(peers.metrics)
+    result.metrics.update(raw.metrics)
     for peer in result.rounds:
         result.metrics.setdefault(peer, {})["mb_per_s"] = len(data) / MB / result.median(peer)
     source = rss_source()
     result.notes.append(FALLBACK_MESSAGE if source is None else f"RSS read through {source}")
-    for peer in (APPEND, FETCH, DATA):
+    for peer in (APPEND, FETCH, DATA, RAW_APPEND, RAW_FETCH, RAW_DATA):
         result.target(f"{peer}: time / raw TLS copy", result.ratio(peer), TARGET_RAW_RATIO)
         measured = result.metrics[peer]
         if "server_growth_x" in measured:

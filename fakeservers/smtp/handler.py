@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -271,7 +272,10 @@ class SubmissionHandler:
                 outcomes.append(RecipientOutcome(recipient, DELIVERED, "2.0.0"))
             else:
                 outcomes.append(RecipientOutcome(recipient, FAILED, "5.2.2", failed[account.user]))
-        notifications = self._notify(sender, state.parameters, outcomes, received + data, arrival)
+        # The DSN's copy of the message (RFC 3464 section 2.5) is built only when one is sent.
+        notifications = self._notify(
+            sender, state.parameters, outcomes, lambda: received + data, arrival
+        )
         self.record.add_transaction(
             Transaction(
                 sender=sender,
@@ -297,7 +301,7 @@ class SubmissionHandler:
         sender: str,
         parameters: MailParameters,
         outcomes: list[RecipientOutcome],
-        message: bytes,
+        message: Callable[[], bytes],
         arrival: datetime,
     ) -> list[Notification]:
         """Issue the DSNs the recipients asked for: one per action, to the envelope sender.
@@ -324,7 +328,7 @@ class SubmissionHandler:
                 outcomes=chosen,
                 sender=sender,
                 parameters=parameters,
-                message=message,
+                message=message(),
                 hostname=self._config.hostname,
                 arrival=arrival,
             )
