@@ -52,8 +52,12 @@ def _subject(header: bytes) -> str:
     return str(parsed.get("Subject", ""))
 
 
+def _target(directory: Path, name: str) -> Path:
+    return directory / f"{_UNSAFE.sub('_', name)}.eml"
+
+
 def _save(directory: Path, name: str, data: bytes) -> Path:
-    target = directory / f"{_UNSAFE.sub('_', name)}.eml"
+    target = _target(directory, name)
     target.write_bytes(data)  # exactly as received: binary, no newline translation
     return target
 
@@ -76,7 +80,8 @@ async def _fetch_imap(
             subject = _subject(data.body("HEADER")) if data.sections else ""
             print(f"  {uid:>8}  {data.size or 0:>9}  {subject}")
             if args.out is not None:
-                _save(args.out, f"{state.uidvalidity}-{uid}", await imap.fetch_message(uid))
+                # Written from the buffer it was read into: a large message is held once.
+                await imap.save_message(uid, _target(args.out, f"{state.uidvalidity}-{uid}"))
 
 
 async def _fetch_pop3(

@@ -287,8 +287,9 @@ class FetchData:
     #: ``BINARY.SIZE[part]`` values by part (RFC 3516 section 4.3), e.g. ``{"1": 42}``.
     binary_sizes: dict[str, int] = field(default_factory=dict)
     #: Body sections by their name as the server wrote it, e.g. ``BODY[]``, ``BODY[HEADER]<0>``.
-    #: A section of 1 MiB or more is the ``bytearray`` it was read into (held once, not
-    #: copied; see :mod:`refclient.protocol.imap.framing`), equal to the octets as ``bytes``.
+    #: The parser leaves a section of 1 MiB or more as the ``bytearray`` it was read
+    #: into (:mod:`refclient.protocol.imap.framing`); ``IMAPSession.fetch`` hands out
+    #: ``bytes`` only, and ``IMAPSession.save_message`` writes the bytearray unchanged.
     sections: dict[str, bytes | None] = field(default_factory=dict)
     #: Items this parser does not type, raw.
     other: dict[str, Value] = field(default_factory=dict)

@@ -47,6 +47,5 @@ def fetch_facts(data: FetchData) -> dict[str, Any]:
         facts["mime_type"] = f"{data.bodystructure.type}/{data.bodystructure.subtype}"
         facts["parts"] = len(data.bodystructure.parts)
     for name, body in data.sections.items():
-        # A body of 1 MiB or more comes as a bytearray (read in place); matchers want bytes.
-        facts[name.lower()] = bytes(body) if isinstance(body, bytearray) else body
+        facts[name.lower()] = body
     return facts
