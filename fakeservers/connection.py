@@ -19,6 +19,14 @@ Reads are bounded: a line longer than the limit is consumed and reported as
 :class:`LineTooLong` without being kept; reading pauses the transport when the
 buffer grows past a high-water mark, so a client cannot make the server buffer
 without bound. Every read waits at most ``idle_timeout`` seconds.
+
+Large transfers are made with few copies. A literal (its size bounded by the
+caller) is not gathered in the line buffer: the octets received while
+:meth:`Connection.read_exactly` waits are kept as the pieces they arrived in
+and joined once, into the bytes the caller keeps. A large response goes out
+with :meth:`Connection.write_pieces`: each piece (a memoryview into a stored
+message, say) in slices, each after the transport drained, so that neither
+the transport's buffer nor the TLS layer ever holds the whole of it.
 """
 
 from __future__ import annotations
@@ -26,13 +34,20 @@ from __future__ import annotations
 import asyncio
 import ssl
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from fakeservers.rules import Event, SessionRules, Wire
 from fakeservers.tls_layer import TLSLayer
 
 _HIGH_WATER = 256 * 1024
+#: A literal at least this large is gathered as received pieces, not in the line buffer.
+_SINK_MIN = 64 * 1024
+#: Responses at least this large are written in slices of WRITE_SLICE, each after a drain.
+LARGE_WRITE = 1024 * 1024
+WRITE_SLICE = 256 * 1024
+
+Octets = bytes | memoryview
 
 
 class ConnectionClosed(Exception):
@@ -68,7 +83,11 @@ class Connection(asyncio.Protocol):
         self.tls_handshake_timeout = tls_handshake_timeout
         self._tls: TLSLayer | None = None
         #: Applies the fault rules to this connection; None when no rule concerns it.
-        self.wire = Wire(rules, lambda: self._transport, encode=self._encode) if rules else None
+        self.wire = (
+            Wire(rules, lambda: self._transport, encode=self._encode, drain=self._writable)
+            if rules
+            else None
+        )
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
         self._eof = False
@@ -76,6 +95,8 @@ class Connection(asyncio.Protocol):
         self._data_waiter: asyncio.Future[None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
         self._paused = False
+        #: The literal being read (:meth:`read_exactly`), while one is.
+        self._sink: _Sink | None = None
         self._on_connect: Callable[[Connection], None] | None = None
         # COMPRESS=DEFLATE (RFC 4978): raw deflate both ways once started.
         self._deflate: zlib._Compress | None = None
@@ -139,6 +160,13 @@ class Connection(asyncio.Protocol):
                 data = self._inflate.decompress(data)
             except zlib.error:
                 self.abort()  # not a deflate stream: nothing more can be read
+                return
+        sink = self._sink
+        if sink is not None and not self._buffer:
+            data = sink.take(data)
+            if not data:
+                if sink.full or self.wire is not None:
+                    self._wake()  # with rules, every arrival counts (idle rules)
                 return
         self._buffer += data
         if len(self._buffer) > _HIGH_WATER and not self._paused and self._transport:
@@ -222,21 +250,41 @@ class Connection(asyncio.Protocol):
     async def read_exactly(self, count: int) -> bytes:
         """Exactly ``count`` octets (a literal); the caller bounds ``count``.
 
-        Takes what has arrived as it arrives, so that a literal larger than the
-        high-water mark does not leave the transport paused forever.
+        A large literal is taken as it arrives, piece by piece, straight from
+        the transport (the line buffer stays empty, so reading never pauses)
+        and joined once at the end. The idle timeout applies to silence: a
+        literal that keeps arriving is read however long it takes.
         """
         if len(self._buffer) >= count:
             return self._consume(count)
-        received = bytearray()
-        while len(received) < count:
-            if not self._buffer:
-                await self._wait_for_data()
-                continue
-            taken = min(count - len(received), len(self._buffer))
-            received += self._buffer[:taken]
-            del self._buffer[:taken]
+        if count < _SINK_MIN:
+            received = bytearray()
+            while len(received) < count:
+                if not self._buffer:
+                    await self._wait_for_data()
+                    continue
+                taken = min(count - len(received), len(self._buffer))
+                received += self._buffer[:taken]
+                del self._buffer[:taken]
+                self._resume_if_paused()
+            return bytes(received)
+        sink = _Sink(count)
+        if self._buffer:
+            sink.take(bytes(self._buffer))
+            self._buffer.clear()
             self._resume_if_paused()
-        return bytes(received)
+        self._sink = sink
+        try:
+            while not sink.full:
+                before = sink.received
+                try:
+                    await self._wait_for_data()
+                except IdleTimeout:
+                    if sink.received == before:
+                        raise
+        finally:
+            self._sink = None
+        return sink.joined()
 
     def discard_buffer(self) -> int:
         """Drop everything received but not yet read; returns how many octets."""
@@ -305,7 +353,29 @@ class Connection(asyncio.Protocol):
         elif self._transport is not None and not self._transport.is_closing():
             self._transport.write(self._encode(data))
 
-    def _encode(self, data: bytes) -> bytes:
+    async def write_pieces(self, pieces: Sequence[Octets]) -> None:
+        """Send one response given as pieces, in order, without joining them.
+
+        Under :data:`LARGE_WRITE` octets the pieces are joined and written as
+        one; above it each piece goes in slices of :data:`WRITE_SLICE`, each
+        after the transport drained (the pieces must not change meanwhile:
+        bytes, or views of bytes). With fault rules the response is joined,
+        so that the rules see it whole, and the wire paces it.
+        """
+        total = sum(len(piece) for piece in pieces)
+        if total < LARGE_WRITE or self.wire is not None:
+            self.write(b"".join(pieces))
+            return
+        for piece in pieces:
+            view = memoryview(piece)
+            for start in range(0, len(view), WRITE_SLICE):
+                transport = self._transport
+                if transport is None or transport.is_closing():
+                    return
+                transport.write(self._encode(view[start : start + WRITE_SLICE]))
+                await self._writable()
+
+    def _encode(self, data: Octets) -> Octets:
         """``data`` as it goes on the wire: deflated once COMPRESS=DEFLATE is on (RFC 4978)."""
         if self._deflate is None:
             return data
@@ -319,6 +389,10 @@ class Connection(asyncio.Protocol):
         """
         if self.wire is not None:
             await self.wire.flush()
+        await self._writable()
+
+    async def _writable(self) -> None:
+        """Wait while the transport has asked to pause writing (at most ``idle_timeout``)."""
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             try:
@@ -401,3 +475,33 @@ class Connection(asyncio.Protocol):
         """Drop the connection at once without flushing."""
         if self._transport is not None:
             self._transport.abort()
+
+
+class _Sink:
+    """The pieces of one literal as they arrive, up to its announced size."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.received = 0
+        self._pieces: list[bytes] = []
+
+    @property
+    def full(self) -> bool:
+        """Whether every octet of the literal has arrived."""
+        return self.received >= self.count
+
+    def take(self, data: bytes) -> bytes:
+        """Keep what ``data`` holds of the literal; returns the octets after it."""
+        wanted = self.count - self.received
+        if len(data) <= wanted:
+            self._pieces.append(data)
+            self.received += len(data)
+            return b""
+        self._pieces.append(data[:wanted])
+        self.received = self.count
+        return data[wanted:]
+
+    def joined(self) -> bytes:
+        """The literal as one bytes object (the pieces are let go)."""
+        pieces, self._pieces = self._pieces, []
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)

@@ -254,7 +254,7 @@ class TLSLayer(asyncio.Protocol):
             self._app.data_received(data)
         self._flush()  # reading may have produced octets to send (a KeyUpdate answer)
 
-    def _encrypt(self, data: bytes) -> None:
+    def _encrypt(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         try:
             for start in range(0, len(view), WRITE_CHUNK):
@@ -307,12 +307,16 @@ class TLSLayer(asyncio.Protocol):
 
     # -- the TLS transport's operations ---------------------------------------------
 
-    def write(self, data: bytes) -> None:
-        """Encrypt and send ``data``; before the handshake completes, keep it until then."""
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Encrypt and send ``data``; before the handshake completes, keep it until then.
+
+        ``data`` is encrypted at once (views are not copied first); only what
+        must wait for the handshake is copied, since the caller may reuse it.
+        """
         if self.closing or not data:
             return
         if self._state != "open":
-            self._early.append(data)
+            self._early.append(bytes(data))
             return
         self._encrypt(data)
 
@@ -394,7 +398,7 @@ class TLSTransport(asyncio.Transport):
         self._layer.abort()
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        self._layer.write(bytes(data))
+        self._layer.write(data)
 
     def can_write_eof(self) -> bool:
         return False

@@ -1,8 +1,10 @@
 """FETCH responses (RFC 3501 sections 6.4.5 and 7.4.2).
 
 Each message's response is built as a list of pieces (section octets are
-memoryviews into the stored message) and joined once, so a large body is
-copied only into the output buffer.
+memoryviews into the stored message): :func:`fetch_pieces` hands them to the
+connection as they are, so that a large body is sliced straight out of the
+stored message onto the wire and never copied whole; :func:`fetch_response`
+joins them, for small responses and tests.
 
 Extension items: MODSEQ (RFC 7162 section 3.1.4), BINARY[...] and
 BINARY.SIZE[...] with the content transfer encoding undone (RFC 3516),
@@ -50,6 +52,18 @@ def fetch_response(
 
     Raises :class:`UnknownTransferEncoding` for BINARY of an undecodable part.
     """
+    return b"".join(fetch_pieces(number, message, items, flags=flags, labels=labels))
+
+
+def fetch_pieces(
+    number: int,
+    message: Message,
+    items: Iterable[FetchItem],
+    *,
+    flags: frozenset[str],
+    labels: Iterable[str] = (),
+) -> list[Octets]:
+    """:func:`fetch_response` as pieces, in order (literal octets as views, not copies)."""
     pieces: list[Octets] = [b"* %d FETCH (" % number]
     for index, item in enumerate(items):
         if index:
@@ -60,7 +74,7 @@ def fetch_response(
         else:
             pieces += _item(message, item, flags)
     pieces.append(b")\r\n")
-    return b"".join(pieces)
+    return pieces
 
 
 def _item(message: Message, item: FetchItem, flags: frozenset[str]) -> list[Octets]:

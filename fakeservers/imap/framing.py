@@ -3,9 +3,12 @@
 A command is a line that may end in a literal announcement ``{n}`` (then
 the server says ``+`` and the client sends ``n`` octets and the rest of the
 command) or ``{n+}`` (LITERAL+, RFC 7888: the octets follow at once). This
-module joins the lines and literal octets into one buffer in which each
-literal stays inline after its ``{n}`` CRLF, which is what
-:func:`fakeservers.imap.parser.parse_command` reads.
+module reads the lines and the literals' octets into a :class:`Framed`
+command: the lines joined (each literal's ``{n}`` CRLF stays in them) and
+each literal's octets kept apart, as the one bytes object they were read
+into, so that a message of tens of megabytes is never copied into the
+command and out again. :func:`fakeservers.imap.parser.parse_command` takes
+both; :meth:`Framed.inline` gives the command as sent (rules match on it).
 
 Limits (``config.limits``): a line longer than ``max_line`` is skipped and
 answered BAD; literals adding up to more than ``max_literal`` are refused
@@ -23,7 +26,8 @@ rest of the command, before the refusal is sent; the session then goes on.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
 from fakeservers.config import Limits
 from fakeservers.connection import Connection
@@ -38,6 +42,31 @@ LITERAL_MINUS_MAX = 4096
 _DISCARD_CHUNK = 65536
 
 CONTINUATION = b"+ Ready for literal data\r\n"
+
+
+@dataclass(frozen=True)
+class Framed:
+    """One command as read, without its final CRLF.
+
+    ``text`` is its lines joined, each literal announcement ``{n}`` CRLF
+    included; ``literals`` maps the offset in ``text`` just past each
+    announcement to that literal's octets.
+    """
+
+    text: bytes
+    literals: Mapping[int, bytes] = field(default_factory=dict)
+
+    def inline(self) -> bytes:
+        """The command as sent: each literal's octets after its announcement (a copy)."""
+        if not self.literals:
+            return self.text
+        pieces: list[bytes] = []
+        start = 0
+        for offset in sorted(self.literals):
+            pieces += (self.text[start:offset], self.literals[offset])
+            start = offset
+        pieces.append(self.text[start:])
+        return b"".join(pieces)
 
 
 class LiteralRefused(Exception):
@@ -74,8 +103,8 @@ async def read_command(
     *,
     go_ahead: Callable[[], Awaitable[None]],
     max_non_synchronizing: int | None = None,
-) -> bytes:
-    """One command with its literals inline and without its final CRLF.
+) -> Framed:
+    """One command: its text, and its literals' octets apart (:class:`Framed`).
 
     ``go_ahead`` sends the continuation request for a synchronizing literal.
     ``max_non_synchronizing`` is the LITERAL- limit (None: LITERAL+, no limit
@@ -84,12 +113,13 @@ async def read_command(
     """
     first = line = _without_line_end(await connection.read_line(limits.max_line))
     command = bytearray()
+    literals: dict[int, bytes] = {}
     literal_octets = 0
     for _ in range(MAX_PARTS):
         announced = _LITERAL_ANNOUNCEMENT.search(line)
         if announced is None:
             command += line
-            return bytes(command)
+            return Framed(bytes(command), literals)
         size, non_synchronizing = int(announced.group(1)), bool(announced.group(2))
         literal_octets += size
         if literal_octets > limits.max_literal:
@@ -110,7 +140,7 @@ async def read_command(
         command += line + b"\r\n"
         if not non_synchronizing:
             await go_ahead()
-        command += await connection.read_exactly(size)
+        literals[len(command)] = await connection.read_exactly(size)
         line = _without_line_end(await connection.read_line(limits.max_line))
     raise LiteralRefused(
         f"command spans more than {MAX_PARTS} literals", tag=tag_of(first), fatal=True

@@ -17,7 +17,7 @@ response code, such as ``BADCHARSET``), naming what was expected where.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -311,13 +311,17 @@ class Command:
 # -- entry point ----------------------------------------------------------------
 
 
-def parse_command(data: bytes, *, utf8: str | None = None) -> Command:
+def parse_command(
+    data: bytes, *, utf8: str | None = None, literals: Mapping[int, bytes] | None = None
+) -> Command:
     """Parse one command (literals inline, without the final CRLF); raises ParseError.
 
     ``utf8`` says what the session enabled that makes strings UTF-8 (the SEARCH
     grammar depends on it): ``"UTF8=ACCEPT"``, ``"IMAP4rev2"`` or None.
+    ``literals``, when given, holds the literals' octets apart from ``data``
+    (as the framing layer reads them: :class:`~fakeservers.imap.framing.Framed`).
     """
-    reader = Reader(data)
+    reader = Reader(data, literals)
     tag: str | None = None
     try:
         tag = reader.tag()

@@ -2,14 +2,18 @@
 
 A :class:`Reader` walks over one complete command, in which every literal
 already sits inline as ``{n}`` CRLF followed by its ``n`` octets (the framing
-layer has read them). Command grammars call its methods one token at a time;
-each method either returns the token or raises :class:`SyntaxProblem`, so a
-grammar never sees a half-read token.
+layer has read them), or, as the framing layer hands a command on, with each
+literal's octets kept apart (``literals``: the offset just past the ``{n}``
+CRLF to the octets), so that a large literal is handed on without a copy.
+Command grammars call its methods one token at a time; each method either
+returns the token or raises :class:`SyntaxProblem`, so a grammar never sees
+a half-read token.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from fakeservers.imap.sequences import SequenceSet, SequenceSetError
 
@@ -38,11 +42,13 @@ class SyntaxProblem(ValueError):
 
 
 class Reader:
-    """A cursor over one command's octets (literals inline)."""
+    """A cursor over one command's octets (literals inline, or apart in ``literals``)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, literals: Mapping[int, bytes] | None = None) -> None:
         self.data = data
         self.position = 0
+        #: With literals apart: the offset just past each ``{n}`` CRLF -> its octets.
+        self.literals = literals
 
     # -- looking ----------------------------------------------------------------
 
@@ -142,10 +148,16 @@ class Reader:
         """
         match = self._match(_LITERAL, "a literal")
         size = int(match.group(1))
-        end = self.position + size
-        if end > len(self.data):
-            raise SyntaxProblem("literal is shorter than announced")
-        value = self.data[self.position : end]
+        if self.literals is not None:
+            value = self.literals.get(self.position)
+            if value is None or len(value) != size:
+                raise SyntaxProblem("literal is shorter than announced")
+            end = self.position
+        else:
+            end = self.position + size
+            if end > len(self.data):
+                raise SyntaxProblem("literal is shorter than announced")
+            value = self.data[self.position : end]
         if not match.group().startswith(b"~") and b"\x00" in value:
             raise SyntaxProblem("NUL is not allowed in a literal (RFC 3501 section 4.3)")
         self.position = end

@@ -105,7 +105,7 @@ async def _serve_one(session: Session) -> None:
         await connection.drain()
 
     try:
-        data = await read_command(
+        framed = await read_command(
             connection,
             session.config.limits,
             go_ahead=go_ahead,
@@ -120,7 +120,9 @@ async def _serve_one(session: Session) -> None:
         _answer(session, refused.tag or "*", Reply(refused.status, refused.text, "TOOBIG"))
         return
     try:
-        command = parse_command(data, utf8=_string_charset(session))
+        command = parse_command(
+            framed.text, utf8=_string_charset(session), literals=framed.literals
+        )
     except ParseError as error:
         _answer(session, error.tag or "*", Reply(error.status, error.text, error.code))
         return
@@ -131,7 +133,7 @@ async def _serve_one(session: Session) -> None:
         wire.rules.state = session.state.value
         wire.rules.user = session.user
         wire.rules.mailbox = session.view.name if session.view is not None else None
-        fired = await wire.command(command.name, data)
+        fired = await wire.command(command.name, framed.inline())
         if fired.replacement is not None:
             wire.replace_command(fired, tag=command.tag)
             await wire.conclude(fired)

@@ -7,6 +7,12 @@ task that keeps every later write queued behind them, so the client sees the
 bytes in the order the server produced them. :meth:`Wire.flush` waits for
 that queue; servers call it where they would wait for the transport to drain.
 
+Large output (a FETCH of a message of tens of megabytes) is written in
+slices of :data:`WRITE_SLICE` octets, each after the transport has drained
+(the ``drain`` the server gives), so that neither the transport's buffer nor
+a TLS layer's ciphertext ever holds a whole copy of it. The rules still see
+the response whole, as one event.
+
 The wire only touches the public asyncio transport API (``write``,
 ``close``, ``abort``, ``pause_reading``, ``write_eof``, the ``socket`` extra
 info), so it serves aiosmtpd's protocol and the IMAP/POP3 connection alike.
@@ -20,7 +26,7 @@ import logging
 import socket
 import struct
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from fakeservers.rules.engine import Fired, SessionRules
@@ -33,6 +39,12 @@ logger = logging.getLogger(__name__)
 CORRUPT_HANDSHAKE = b"\x16\x03\x03\xff\xff" + b"\x00not a TLS handshake\x00" * 4
 
 TransportGetter = Callable[[], asyncio.BaseTransport | None]
+Octets = bytes | memoryview
+
+#: Output at least this large is written in slices, waiting for the transport to drain.
+LARGE_WRITE = 1024 * 1024
+#: The slice of large output handed to the transport at a time.
+WRITE_SLICE = 256 * 1024
 
 
 def _linger_off() -> bytes:
@@ -51,13 +63,17 @@ class Wire:
         rules: SessionRules,
         transport: TransportGetter,
         *,
-        encode: Callable[[bytes], bytes] | None = None,
+        encode: Callable[[Octets], Octets] | None = None,
+        drain: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.rules = rules
         self._transport = transport
         #: Applied to every octet written, after the rules (IMAP COMPRESS=DEFLATE):
         #: rules see and inject protocol text, never compressed octets.
         self._encode = encode
+        #: Waits until the transport's write buffer is below its high-water mark
+        #: (never for the wire's own queue); large output is paced by it.
+        self._drain = drain
         self._pending: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._runner: asyncio.Task[None] | None = None
         self._greeted = False
@@ -91,7 +107,8 @@ class Wire:
         self._greeted = True
         fired = self.rules.fire(event, data=data, tls=self.tls) if self.rules else Fired()
         idle = not self._pending and self._runner is None
-        if idle and fired.instant:
+        paced = self._drain is not None and len(data) >= LARGE_WRITE
+        if idle and fired.instant and not paced:
             # Nothing to wait for: write now, so that no await opens a window in which
             # the client's next octets (a TLS ClientHello after STARTTLS) could arrive.
             self._raw(fired.before + fired.rewrite(data, **fields) + fired.after)
@@ -103,7 +120,7 @@ class Wire:
         while self._runner is not None:
             await asyncio.shield(self._runner)
 
-    def _raw(self, data: bytes) -> None:
+    def _raw(self, data: Octets) -> None:
         transport = self._transport()
         writable = isinstance(transport, asyncio.WriteTransport) and not transport.is_closing()
         if data and self.ending is None and writable:
@@ -134,7 +151,7 @@ class Wire:
         output = fired.rewrite(data, **fields)
         chunks = fired.chunks
         if chunks is None or chunks.size <= 0:
-            self._raw(output)
+            await self._paced(output)
         else:
             for start in range(0, len(output), chunks.size):
                 if start and chunks.delay:
@@ -143,6 +160,18 @@ class Wire:
         self._raw(fired.after)
         if fired.ending is not None:
             self.end(fired.ending)
+
+    async def _paced(self, data: bytes) -> None:
+        """Write ``data``; when large, slice by slice, each after the transport drained."""
+        if self._drain is None or len(data) < LARGE_WRITE:
+            self._raw(data)
+            return
+        view = memoryview(data)
+        for start in range(0, len(view), WRITE_SLICE):
+            if self.ending is not None:
+                return
+            self._raw(view[start : start + WRITE_SLICE])
+            await self._drain()
 
     # -- events ---------------------------------------------------------------------
 

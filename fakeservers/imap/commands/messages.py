@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 
 from fakeservers.imap.commands.mailboxes import check_flags
-from fakeservers.imap.fetch import UnknownTransferEncoding, fetch_response, sets_seen
+from fakeservers.imap.fetch import UnknownTransferEncoding, fetch_pieces, sets_seen
 from fakeservers.imap.parser import Command, Copy, Expunge, Fetch, FetchItem, Search, Store
 from fakeservers.imap.responses import string
 from fakeservers.imap.search import USES_GMAIL, USES_MODSEQ, Candidate
@@ -192,10 +192,11 @@ async def fetch(session: Session, command: Command) -> Reply:
                 shown = [*shown, FetchItem("MODSEQ")]
         labels = gmail_labels(session, view, message) if with_labels else ()
         try:
-            data = fetch_response(number, message, shown, flags=view.flags(message), labels=labels)
+            pieces = fetch_pieces(number, message, shown, flags=view.flags(message), labels=labels)
         except UnknownTransferEncoding as error:
             return no(str(error), "UNKNOWN-CTE")  # RFC 3516 section 4.3
-        session.send(data)
+        # A large body goes out in slices of the stored message, paced by the client.
+        await session.connection.write_pieces(pieces)
         if reports_flags:
             view.seen_flags(message)
         await session.connection.drain()
