@@ -228,7 +228,8 @@ _SPECS: tuple[StepSpec, ...] = (
         ),
         qresync=Arg(
             kind=Kind.MAPPING,
-            doc="Add (QRESYNC (...)) (RFC 7162 section 3.2.5): uidvalidity, modseq, uids.",
+            doc="Add (QRESYNC (...)) (RFC 7162 section 3.2.5): uidvalidity, modseq, uids, "
+            "and match: {numbers, uids} (sequence match data, section 3.2.5.2).",
         ),
         session=_S("imap"),
     ),

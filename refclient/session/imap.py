@@ -180,6 +180,16 @@ class QResync:
     modseq: int
     #: The UIDs the client knows (optional; lets the server narrow VANISHED).
     known_uids: tuple[int, ...] = ()
+    #: Sequence match data (RFC 7162 section 3.2.5.2): message numbers and the UIDs
+    #: they had when the client last synchronised, pair by pair; both or neither.
+    match_numbers: tuple[int, ...] = ()
+    match_uids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.match_numbers) != len(self.match_uids):
+            raise ValueError(
+                "sequence match data pairs each message number with a UID (RFC 7162 3.2.5.2)"
+            )
 
 
 #: Re-IDLE before the 30-minute inactivity autologout (RFC 2177 section 3: "at least every 29
@@ -727,6 +737,15 @@ class IMAPSession(Session):
             known: list[Argument] = [qresync.uidvalidity, qresync.modseq]
             if qresync.known_uids:
                 known.append(Atom(sequence_set(qresync.known_uids)))
+            if qresync.match_numbers:
+                # seq-match-data = "(" known-sequence-set SP known-uid-set ")"; the
+                # sets pair up in ascending order, so each is sent as it is, unsorted.
+                known.append(
+                    [
+                        Atom(",".join(map(str, qresync.match_numbers))),
+                        Atom(",".join(map(str, qresync.match_uids))),
+                    ]
+                )
             arguments.append([Atom("QRESYNC"), known])
         elif condstore:
             self.require("CONDSTORE")

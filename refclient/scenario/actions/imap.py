@@ -49,7 +49,12 @@ def _qresync(value: Any) -> QResync | None:
         raise StepFailed("qresync needs uidvalidity and modseq")
     uids = _uids(value.get("uids") or [])
     known = tuple(parse_uid_set(uids)) if isinstance(uids, str) else tuple(uids)
-    return QResync(int(value["uidvalidity"]), int(value["modseq"]), known)
+    match = value.get("match") or {}
+    numbers = tuple(int(n) for n in match.get("numbers", ()))
+    match_uids = tuple(int(u) for u in match.get("uids", ()))
+    if len(numbers) != len(match_uids):
+        raise StepFailed("qresync match needs as many numbers as uids (RFC 7162 3.2.5.2)")
+    return QResync(int(value["uidvalidity"]), int(value["modseq"]), known, numbers, match_uids)
 
 
 async def select(context: StepContext, args: dict[str, Any]) -> Mapping[str, Any]:
