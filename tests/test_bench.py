@@ -124,6 +124,9 @@ def test_large_messages_smoke(tmp_path: Path) -> None:
         "refclient APPEND -> fake",
         "refclient FETCH -> disk",
         "refclient DATA -> fake",
+        "raw APPEND -> fake",
+        "raw FETCH -> memory",
+        "raw DATA -> fake",
     }
     assert all(peer["metrics"]["mb_per_s"] > 0 for peer in peers.values())
     names = [target["name"] for target in large["targets"]]

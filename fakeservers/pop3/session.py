@@ -410,7 +410,9 @@ class Pop3Session:
         data = self._message_data(number_text)
         if data is not None:
             self._retrieved.add(message_number(number_text))
-            self._multiline(f"+OK {len(as_lines(data))} octets", data)
+            first = f"+OK {len(as_lines(data))} octets\r\n".encode()
+            # Two pieces, not joined: a large message goes out in slices, paced by the client.
+            await self._connection.write_pieces([first, multiline(data)])
 
     async def _top(self, argument: str) -> None:
         number_text, count_text = split_arguments(argument, minimum=2, maximum=2)
