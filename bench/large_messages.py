@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import itertools
 import os
 import socket
@@ -40,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench.harness import Result, interleave
 from bench.memory import FALLBACK_MESSAGE, MB, PeakRSS, rss_source
@@ -210,7 +211,7 @@ class _RawConnection:
     def __init__(self, host: str, port: int, context: ssl.SSLContext) -> None:
         sock = socket.create_connection((host, port))
         self.tls = context.wrap_socket(sock, server_hostname="localhost")
-        self.reader = self.tls.makefile("rb", buffering=256 * 1024)
+        self.reader = cast(io.BufferedReader, self.tls.makefile("rb", buffering=256 * 1024))
 
     def line(self) -> bytes:
         """One line from the server, CRLF included."""
