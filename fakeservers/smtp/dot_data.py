@@ -98,16 +98,17 @@ class DotDataDecoder:
             self._drop_tail(2)
         return len(piece)
 
-    def message(self) -> bytes:
-        """The message, without the end line and with transparency dots removed.
+    def message(self, prefix: bytes = b"") -> bytes:
+        """``prefix``, then the message without the end line and transparency dots.
 
         Meaningful once ``done`` with the outcome RECEIVED. The pieces are
-        joined once and then let go, so the message is held only once.
+        joined once and then let go, so the message is held only once; a
+        ``prefix`` (the trace fields of the stored copy) costs no further copy.
         """
         pieces, self._pieces = self._pieces, []
-        if len(pieces) == 1:
+        if len(pieces) == 1 and not prefix:
             return pieces[0]
-        return b"".join(pieces)
+        return b"".join([prefix, *pieces])
 
     def _drop_tail(self, count: int) -> None:
         """Remove the last ``count`` octets kept (they may span pieces)."""
@@ -260,6 +261,11 @@ async def serve_data(server: Any, arg: str | None) -> None:
     handed to the handler's ``handle_DATA`` as ``envelope.content`` and
     ``envelope.original_content``, undecoded (the fake server's
     ``decode_data`` is off).
+
+    A handler with ``trace_fields(session, envelope)`` (the submission
+    handler) stores the message with trace fields first (RFC 5321 section
+    4.4): the message is then joined once behind them, and handed on as a
+    memoryview of that stored copy, so that it is never copied again.
     """
     if await server.check_helo_needed() or await server.check_auth_needed("DATA"):
         return
@@ -280,7 +286,10 @@ async def serve_data(server: Any, arg: str | None) -> None:
         else:
             await server.push("552 Error: Too much mail data")
         return
-    content = decoder.message()
+    trace = getattr(server.event_handler, "trace_fields", None)
+    prefix: bytes = trace(server.session, server.envelope) if trace is not None else b""
+    stored = decoder.message(prefix)
+    content = memoryview(stored)[len(prefix) :] if prefix else stored
     server.envelope.content = server.envelope.original_content = content
     status = await server._call_handler_hook("DATA")
     server._set_post_data_state()

@@ -81,6 +81,8 @@ class TransactionState:
     chunks: bytearray | None = None
     #: The reply to every further BDAT once a chunk failed (RFC 3030 section 2).
     failed: str | None = None
+    #: Return-Path and Received of the stored copy, once computed (:meth:`trace_fields`).
+    trace: tuple[bytes, bytes] | None = None
 
 
 #: What aiosmtpd leaves as the address of ``MAIL FROM:<>``, the null reverse-path.
@@ -96,6 +98,22 @@ def _sender(envelope: Envelope) -> str:
 def _is_tls(server: SMTP) -> bool:
     transport = server.transport
     return transport is not None and transport.get_extra_info("ssl_object") is not None
+
+
+def _stored_copy(data: bytes | memoryview, trace: bytes) -> bytes:
+    """``trace`` then ``data``: the copy the store keeps (one bytes object per message).
+
+    When ``data`` is a view into exactly that (the DATA reader joined the
+    message behind the trace fields), the viewed object is it: no copy.
+    """
+    whole = data.obj if isinstance(data, memoryview) else None
+    if (
+        isinstance(whole, bytes)
+        and len(whole) == len(trace) + len(data)
+        and whole.startswith(trace)
+    ):
+        return whole
+    return trace + data
 
 
 class SubmissionHandler:
@@ -228,6 +246,30 @@ class SubmissionHandler:
 
     # -- DATA ---------------------------------------------------------------------
 
+    def trace_fields(self, session: Session, envelope: Envelope) -> bytes:
+        """The trace fields every stored copy begins with: Return-Path, Received (RFC 5321 4.4).
+
+        Computed once per transaction and kept: the DATA reader asks first, to
+        join a large message behind them in one copy
+        (:func:`fakeservers.smtp.dot_data.serve_data`), and :meth:`handle_DATA`
+        then finds the message inside that copy.
+        """
+        return b"".join(self._trace(session, envelope))
+
+    def _trace(self, session: Session, envelope: Envelope) -> tuple[bytes, bytes]:
+        state = self.transaction(envelope)
+        if state.trace is None:
+            peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+            received = received_field(
+                helo=session.host_name or "",
+                peer=str(peer),
+                hostname=self._config.hostname,
+                tls=self._implicit_tls or session.ssl is not None,
+                authenticated=bool(session.authenticated),
+            )
+            state.trace = (return_path_field(_sender(envelope)), received)
+        return state.trace
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Deliver to each local account once; keep the rest in the outbox; record it.
 
@@ -240,19 +282,12 @@ class SubmissionHandler:
         outbox stands for relaying that never happens, so the requirement is kept
         in the record (:class:`~fakeservers.smtp.record.Transaction`) with it.
         """
-        data = envelope.original_content or b""
+        data: bytes | memoryview = envelope.original_content or b""
         sender = _sender(envelope)
-        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
-        received = received_field(
-            helo=session.host_name or "",
-            peer=str(peer),
-            hostname=self._config.hostname,
-            tls=self._implicit_tls or session.ssl is not None,
-            authenticated=bool(session.authenticated),
-        )
+        return_path, received = self._trace(session, envelope)
         arrival = datetime.now(UTC)
         state = self.transaction(envelope)
-        copy = return_path_field(sender) + received + data
+        copy = _stored_copy(data, return_path + received)
         delivered: dict[str, int] = {}
         failed: dict[str, str] = {}
         outcomes: list[RecipientOutcome] = []
@@ -341,7 +376,7 @@ class SubmissionHandler:
             notifications.append(Notification(action, recipients, sender, report, where))
         return notifications
 
-    def _copy_to_sent(self, session: Session, data: bytes) -> None:
+    def _copy_to_sent(self, session: Session, data: bytes | memoryview) -> None:
         """Store what the user submitted in their \\Sent mailbox, as Gmail does."""
         account = session.auth_data
         if not isinstance(account, Account):
