@@ -7,8 +7,9 @@ Peers, interleaved round by round:
   this process with the standard ``ssl`` module;
 * ``refclient APPEND -> fake``: IMAP APPEND (RFC 3501 section 6.3.11) of the
   message as one literal;
-* ``refclient FETCH -> disk``: ``UID FETCH BODY.PEEK[]`` of the message, then
-  written to a file, as ``mailcompat fetch --out`` saves it;
+* ``refclient FETCH -> disk``: ``UID FETCH BODY.PEEK[]`` of the message
+  written to a file by ``IMAPSession.save_message``, as ``mailcompat fetch
+  --out`` saves it;
 * ``refclient DATA -> fake``: SMTP submission of the message by DATA (RFC 5321
   section 4.1.1.4; ``chunking=False``, no BDAT);
 * ``raw APPEND``, ``raw FETCH``, ``raw DATA``: the same three transfers by a
@@ -181,7 +182,7 @@ class Peers:
             await imap.select(KEPT, readonly=True)
             with PeakRSS(self.server.pid) as server, PeakRSS() as client:
                 start = time.perf_counter()
-                target.write_bytes(await imap.fetch_message(self.kept_uid))
+                await imap.save_message(self.kept_uid, target)
                 elapsed = time.perf_counter() - start
             self._memory(FETCH, server, client)
         if target.stat().st_size != len(self.data):
