@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from fakeservers.imap import mime, objectids
 from fakeservers.imap.dates import format_date_time
 from fakeservers.imap.parser import FetchItem, Section
-from fakeservers.imap.responses import NIL, flag_list, string
+from fakeservers.imap.responses import NIL, flag_list
 from fakeservers.store import Message
 
 Octets = bytes | memoryview
@@ -46,9 +46,9 @@ def fetch_response(
     items: Iterable[FetchItem],
     *,
     flags: frozenset[str],
-    labels: Iterable[str] = (),
+    labels: Iterable[bytes] = (),
 ) -> bytes:
-    """``* n FETCH (...)`` CRLF for one message; ``labels`` answers X-GM-LABELS.
+    """``* n FETCH (...)`` CRLF for one message; ``labels`` (IMAP strings) answer X-GM-LABELS.
 
     Raises :class:`UnknownTransferEncoding` for BINARY of an undecodable part.
     """
@@ -61,7 +61,7 @@ def fetch_pieces(
     items: Iterable[FetchItem],
     *,
     flags: frozenset[str],
-    labels: Iterable[str] = (),
+    labels: Iterable[bytes] = (),
 ) -> list[Octets]:
     """:func:`fetch_response` as pieces, in order (literal octets as views, not copies)."""
     pieces: list[Octets] = [b"* %d FETCH (" % number]
@@ -69,8 +69,7 @@ def fetch_pieces(
         if index:
             pieces.append(b" ")
         if item.name == "X-GM-LABELS":
-            shown = [string(label.encode("utf-8")) for label in labels]
-            pieces.append(b"X-GM-LABELS (" + b" ".join(shown) + b")")
+            pieces.append(b"X-GM-LABELS (" + b" ".join(labels) + b")")
         else:
             pieces += _item(message, item, flags)
     pieces.append(b")\r\n")

@@ -15,7 +15,7 @@ import contextlib
 from fakeservers.imap.commands.mailboxes import check_flags
 from fakeservers.imap.fetch import UnknownTransferEncoding, fetch_pieces, sets_seen
 from fakeservers.imap.parser import Command, Copy, Expunge, Fetch, FetchItem, Search, Store
-from fakeservers.imap.responses import string
+from fakeservers.imap.responses import mailbox, string
 from fakeservers.imap.search import USES_GMAIL, USES_MODSEQ, Candidate
 from fakeservers.imap.sequences import format_uid_set
 from fakeservers.imap.session import Reply, Session, bad, no, ok
@@ -190,7 +190,7 @@ async def fetch(session: Session, command: Command) -> Reply:
                 shown, reports_flags = [*items, FetchItem("FLAGS")], True
             if session.enabled.condstore and not any(i.name == "MODSEQ" for i in shown):
                 shown = [*shown, FetchItem("MODSEQ")]
-        labels = gmail_labels(session, view, message) if with_labels else ()
+        labels = label_strings(session, view, message) if with_labels else []
         try:
             pieces = fetch_pieces(number, message, shown, flags=view.flags(message), labels=labels)
         except UnknownTransferEncoding as error:
@@ -261,6 +261,14 @@ def _holding(session: Session, view: MailboxView, message: Message) -> list[Mail
     return holding
 
 
+def label_strings(session: Session, view: MailboxView, message: Message) -> list[bytes]:
+    """X-GM-LABELS as sent: each label an IMAP string, in modified UTF-7 like the mailbox
+    it names (UTF-8 once the client enabled UTF8=ACCEPT), as Gmail sends them.
+    """
+    utf8 = session.enabled.utf8_names
+    return [mailbox(label, utf8=utf8) for label in gmail_labels(session, view, message)]
+
+
 def gmail_labels(session: Session, view: MailboxView, message: Message) -> list[str]:
     """X-GM-LABELS: the other mailboxes holding the same message (same content and date).
 
@@ -323,9 +331,7 @@ async def _store_labels(session: Session, command: Command, args: Store) -> Repl
                 copies = [other.uid for other in box.messages if _same_message(message, other)]
             store_.delete_messages(view.user, name, copies)
         if not args.silent:
-            shown = b" ".join(
-                string(label.encode("utf-8")) for label in gmail_labels(session, view, message)
-            )
+            shown = b" ".join(label_strings(session, view, message))
             uid = b" UID %d" % message.uid if args.uid else b""
             session.untagged(b"%d FETCH (X-GM-LABELS (%s)%s)" % (number, shown, uid))
     return ok(f"{_name(command)} completed")

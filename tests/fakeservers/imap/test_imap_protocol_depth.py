@@ -264,6 +264,25 @@ def test_store_labels_adds_and_removes_mailbox_copies(gmail: FakeMailServers) ->
     assert len(store.mailbox(ALICE[0], "[Gmail]/Important").messages) == 1
 
 
+def test_labels_are_sent_like_mailbox_names(gmail: FakeMailServers) -> None:
+    # Modified UTF-7 (RFC 3501 section 5.1.3) as Gmail sends labels; UTF-8 after
+    # ENABLE UTF8=ACCEPT (RFC 6855 section 3); a label given in either form names
+    # the same mailbox.
+    gmail.store.deliver(ALICE[0], NOTE)
+    with _imaplib(gmail) as client:
+        client.select("INBOX")
+        typ, data = client.store("1", "+X-GM-LABELS", "(Entw&APw-rfe)")
+        assert typ == "OK" and b"Entw&APw-rfe" in _labels(data[0])
+        assert b"Entw\xc3\xbcrfe" not in data[0]
+        assert len(gmail.store.mailbox(ALICE[0], "Entwürfe").messages) == 1
+        client.unselect()
+        assert client.xatom("ENABLE", "UTF8=ACCEPT")[0] == "OK"
+        client.select("INBOX")
+        typ, data = client.fetch("1", "(X-GM-LABELS)")
+        assert isinstance(data[0], tuple)  # 8-bit text goes as a literal
+        assert data[0][1] == "Entwürfe".encode()
+
+
 def test_store_labels_is_refused_without_gmail_extensions(plain: FakeMailServers) -> None:
     plain.store.deliver(ALICE[0], NOTE)
     with _imaplib(plain) as client:
