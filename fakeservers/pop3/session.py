@@ -419,7 +419,8 @@ class Pop3Session:
         lines = line_count(count_text)
         data = self._message_data(number_text)
         if data is not None:
-            self._multiline("+OK top of message follows", top(data, lines))
+            first = b"+OK top of message follows\r\n"
+            await self._connection.write_pieces([first, multiline(top(data, lines))])
 
     async def _dele(self, argument: str) -> None:
         (number_text,) = split_arguments(argument, minimum=1, maximum=1)

@@ -301,9 +301,11 @@ def test_retr_of_a_large_message_with_dot_lines_is_byte_exact(servers: FakeMailS
         pop.user(ALICE[0])
         pop.pass_(ALICE[1])
         _response, lines, _octets = pop.retr(1)
+        _response, top_lines, _octets = pop.top(1, 10**6)  # every body line: the whole message
         with pytest.raises(poplib.error_proto):
             pop.retr(2)
     finally:
         pop.quit()
     # poplib splits lines and undoes dot-stuffing; the message is the lines joined by CRLF.
     assert b"\r\n".join(lines) + b"\r\n" == sent
+    assert top_lines == lines
