@@ -26,8 +26,13 @@ behave alike.
 Flow control passes straight through: the server protocol pausing reading
 pauses the TCP transport (what was received stays encrypted in the BIO until
 reading resumes); the TCP transport's ``pause_writing`` reaches the server
-protocol; written plaintext is encrypted and handed to the TCP transport at
-once, so no write buffer of its own grows here.
+protocol. Written plaintext is encrypted :data:`WRITE_CHUNK` octets at a time
+and handed to the TCP transport while it takes more; once it asks to pause,
+the rest of a large write waits as plaintext (a view of the caller's bytes,
+not a copy) and is encrypted as the transport drains, so that ciphertext of
+at most about one chunk beyond the TCP transport's high-water mark is ever
+held. The server protocol is told to resume writing only when that backlog
+is gone too.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -86,6 +92,13 @@ class TLSLayer(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         #: Plaintext the server wrote before the handshake completed (a connect rule's text).
         self._early: list[bytes] = []
+        #: Plaintext written while the TCP transport asked to pause: encrypted as it drains.
+        self._backlog: deque[memoryview] = deque()
+        self._backlog_size = 0
+        self._raw_write_paused = False
+        self._app_write_paused = False
+        #: close() came while a backlog was left: close once it has been sent.
+        self._close_after_backlog = False
         self._app_paused = False
         self._raw_paused = False
         self._delivery_scheduled = False
@@ -110,9 +123,14 @@ class TLSLayer(asyncio.Protocol):
         return self._state != "new"
 
     @property
+    def backlog_size(self) -> int:
+        """Plaintext octets written but not yet encrypted (TCP asked to pause)."""
+        return self._backlog_size
+
+    @property
     def closing(self) -> bool:
-        """Whether the layer is closing or closed."""
-        return self._state in ("closing", "closed")
+        """Whether the layer is closing or closed (or will close once its backlog is sent)."""
+        return self._state in ("closing", "closed") or self._close_after_backlog
 
     def extra(self, name: str, default: Any = None) -> Any:
         """``get_extra_info`` of the TLS transport: TLS facts once secure, else the TCP's."""
@@ -198,14 +216,28 @@ class TLSLayer(asyncio.Protocol):
         self._state = "closed"
         self._settle(exc or ConnectionResetError("the connection closed during the TLS handshake"))
         self._early.clear()
+        self._drop_backlog()
         self._app.connection_lost(self._error or exc)
 
     def pause_writing(self) -> None:
         if self._state != "closed":
-            self._app.pause_writing()
+            self._raw_write_paused = True
+            self._tell_app_writing()
 
     def resume_writing(self) -> None:
         if self._state != "closed":
+            self._raw_write_paused = False
+            self._send_backlog()
+            self._tell_app_writing()
+
+    def _tell_app_writing(self) -> None:
+        """Pause the server protocol's writing while TCP is paused or a backlog waits."""
+        wanted = self._raw_write_paused or bool(self._backlog)
+        if wanted and not self._app_write_paused:
+            self._app_write_paused = True
+            self._app.pause_writing()
+        elif not wanted and self._app_write_paused:
+            self._app_write_paused = False
             self._app.resume_writing()
 
     # -- the TLS engine -------------------------------------------------------------
@@ -255,14 +287,53 @@ class TLSLayer(asyncio.Protocol):
         self._flush()  # reading may have produced octets to send (a KeyUpdate answer)
 
     def _encrypt(self, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(data)
+        view = memoryview(data).cast("B")
+        if self._backlog:
+            self._keep(view)  # behind what already waits, in order
+        else:
+            self._encrypt_view(view)
+        self._tell_app_writing()
+
+    def _encrypt_view(self, view: memoryview) -> bool:
+        """Encrypt ``view`` chunk by chunk while TCP takes it; keep the rest. True if all went."""
+        start = 0
         try:
-            for start in range(0, len(view), WRITE_CHUNK):
+            while start < len(view):
+                if self._raw_write_paused:
+                    self._keep(view[start:])
+                    return False
                 self._tls.write(view[start : start + WRITE_CHUNK])
-                self._flush()
+                self._flush()  # may pause writing (the TCP transport calls back at once)
+                start += WRITE_CHUNK
         except ssl.SSLError as error:
             self._flush()
             self._fail(error)
+        return True
+
+    def _keep(self, view: memoryview) -> None:
+        """Put plaintext in the backlog; a view of a mutable buffer is copied first."""
+        if not isinstance(view.obj, bytes):
+            view = memoryview(bytes(view))  # the caller may reuse its buffer
+        self._backlog.append(view)
+        self._backlog_size += len(view)
+
+    def _send_backlog(self) -> None:
+        """Encrypt what waits, while TCP takes it; then a close that waited for it."""
+        while self._backlog and not self._raw_write_paused and self._state == "open":
+            view = self._backlog.popleft()
+            self._backlog_size -= len(view)
+            if not self._encrypt_view(view):
+                # What was kept went to the end of the backlog: move it back to the front.
+                self._backlog.rotate(1)
+                break
+        if self._close_after_backlog and not self._backlog:
+            self._close_after_backlog = False
+            self.close()
+
+    def _drop_backlog(self) -> None:
+        self._backlog.clear()
+        self._backlog_size = 0
+        self._close_after_backlog = False
 
     def _flush(self) -> None:
         """Hand the TCP transport every octet the TLS object produced."""
@@ -343,8 +414,15 @@ class TLSLayer(asyncio.Protocol):
         return not self._app_paused and not self.closing
 
     def close(self) -> None:
-        """Send close_notify (RFC 8446 section 6.1) when the session is up, then close TCP."""
+        """Send close_notify (RFC 8446 section 6.1) when the session is up, then close TCP.
+
+        Plaintext still waiting in the backlog is sent first, as a TCP
+        transport's close sends what it has buffered.
+        """
         if self.closing:
+            return
+        if self._state == "open" and self._backlog:
+            self._close_after_backlog = True
             return
         if self._state == "open":
             # SSLWantReadError: our close_notify is out; the client's is not awaited.
@@ -361,6 +439,7 @@ class TLSLayer(asyncio.Protocol):
         if self._state != "closed":
             self._state = "closing"
         self._early.clear()
+        self._drop_backlog()
         if self._raw is not None:
             self._raw.abort()
 
@@ -422,7 +501,8 @@ class TLSTransport(asyncio.Transport):
 
     def get_write_buffer_size(self) -> int:
         raw = self._layer.raw_transport
-        return raw.get_write_buffer_size() if raw is not None else 0
+        buffered = raw.get_write_buffer_size() if raw is not None else 0
+        return buffered + self._layer.backlog_size
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
         raw = self._layer.raw_transport
