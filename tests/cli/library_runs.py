@@ -35,7 +35,12 @@ def run_library(config: ServerConfig, scenarios: list[Scenario]) -> list[Result]
 #: scenario checks exactly the rule the quirk breaks.
 BREAKS = {
     # RFC 3501: UIDVALIDITY is an nz-number; the scenarios compare it and COPYUID's.
-    "uidvalidity-zero": {"imap-select-examine", "imap-ext-move", "imap-ext-qresync-select"},
+    "uidvalidity-zero": {
+        "imap-select-examine",
+        "imap-ext-move",
+        "imap-ext-qresync-select",
+        "imap-ext-qresync-sequence-match",
+    },
     "basic-auth-disabled": {"smtp-login-plain", "smtp-login-login"},
     # RFC 5161 section 3.2: ENABLED names what was enabled. The client assumes the
     # advertised extensions it asked for and reports the omission, which one scenario checks.
