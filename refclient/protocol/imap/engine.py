@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import re
 from collections.abc import Iterable
 
 from refclient.findings import Finding, Severity
@@ -79,6 +80,10 @@ TRANSITIONS: dict[str, State] = {
     "UNSELECT": State.AUTHENTICATED,
 }
 
+
+#: The first line of another protocol: an SMTP/FTP reply (RFC 5321 section 4.2, RFC 959
+#: section 4.2) or an HTTP status line (RFC 9112 section 4).
+_OTHER_PROTOCOL = re.compile(rb"(?:\d{3}(?:[ -]|\r?$)|HTTP/\d)")
 
 #: Stands for "no bound" on non-synchronizing literals under LITERAL+.
 MAX_LITERAL_PLUS = 2**63
@@ -182,9 +187,15 @@ class IMAPEngine:
         Every server response starts with ``*``, ``+`` or a command's tag; a
         malformed line that starts like one is the server's broken response
         and stays an error, anything else is a line to skip.
+
+        A line of another protocol (an SMTP or FTP reply code, an HTTP status
+        line) is not skipped either: a server speaking another protocol is
+        the cross-protocol attack of ALPACA, to end at once, not a quirk.
         """
         first = frame.first_line
         tag = first.split(b" ", 1)[0].decode("ascii", "replace")
+        if _OTHER_PROTOCOL.match(first):
+            return False
         return not (first[:1] in (b"*", b"+") or tag in self._in_flight)
 
     def _skip(self, frame: Frame) -> None:

@@ -66,3 +66,23 @@ def test_the_bound_is_per_connection_and_not_reached_by_fewer_lines() -> None:
     engine = IMAPEngine(max_skipped_lines=5)
     found = drain(engine, b"no protocol here\r\n" * 5 + b"* OK ready\r\n", chunk=64)
     assert len(found) == 1 and len(engine.findings) == 5
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"HTTP/1.1 400 Bad Request", b"220 mail.example.test ESMTP", b"220-mail ESMTP", b"421"],
+)
+@pytest.mark.parametrize("chunk", [1, 4096])
+def test_a_line_of_another_protocol_is_an_error_at_once(line: bytes, chunk: int) -> None:
+    # A server speaking another protocol (ALPACA's cross-protocol attack) is not
+    # skipped past: the client stops at its first line, without waiting for more.
+    engine = IMAPEngine()
+    with pytest.raises(RemoteProtocolError):
+        drain(engine, line + b"\r\n", chunk=chunk)
+    assert engine.findings == []
+
+
+def test_a_number_that_is_no_reply_code_is_skipped() -> None:
+    engine = IMAPEngine()
+    found = drain(engine, b"2024 was a good year\r\n* OK ready\r\n", chunk=64)
+    assert len(found) == 1 and engine.findings[0].id == "imap.non-protocol-line"
