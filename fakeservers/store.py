@@ -91,6 +91,25 @@ class Mailbox:
     mailbox_id: str = field(default_factory=lambda: "F" + secrets.token_hex(12))
     #: UID -> mod-sequence of its expunge, for VANISHED (EARLIER) (RFC 7162 section 3.2.5).
     expunged: dict[int, int] = field(default_factory=dict)
+    #: (uidnext, message count, octets) when the octets were last added up.
+    _counted: tuple[int, int, int] = field(default=(1, 0, 0), repr=False, compare=False)
+
+    def octets(self) -> int:
+        """The octets of every message held (QUOTA STORAGE, RFC 9208 section 5.1).
+
+        Messages only ever join at the end with the next UIDs, so when exactly
+        the UIDs handed out since the last count were added, only those are
+        added up; after any removal everything is counted again. Delivering the
+        n-th message then costs one message, not n.
+        """
+        uidnext, counted, octets = self._counted
+        count = len(self.messages)
+        joined = count - counted
+        if joined < 0 or self.uidnext - uidnext != joined:
+            joined, octets = count, 0
+        octets += sum(message.size for message in self.messages[count - joined :])
+        self._counted = (self.uidnext, count, octets)
+        return octets
 
     def by_uid(self, uid: int) -> Message | None:
         """The message with this UID, or None (binary search: UIDs ascend)."""
@@ -421,7 +440,7 @@ class MailStore:
         """(octets, messages) held by every mailbox of ``user`` (QUOTA, RFC 9208)."""
         with self._lock:
             boxes = list(self.account(user).mailboxes.values())
-            octets = sum(m.size for box in boxes for m in box.messages)
+            octets = sum(box.octets() for box in boxes)
             count = sum(len(box.messages) for box in boxes)
         return octets, count
 
@@ -433,6 +452,8 @@ class MailStore:
         """
         with self._lock:
             limits = dict(self.account(user).quota)
+            if not limits:
+                return None  # no usage to add up (it grows with the mailboxes)
             octets, count = self.usage(user)
         if "STORAGE" in limits and (octets + size + 1023) // 1024 > limits["STORAGE"]:
             return "STORAGE"
