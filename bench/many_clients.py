@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import ssl
 import statistics
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -239,21 +238,15 @@ def private_dovecot(sessions: int) -> Iterator[tuple[IMAPSServer, int] | None]:
         # The interop environment is part of the source tree, not of the package.
         from tests.interop.dovecot import (  # noqa: PLC0415
             DOVECOT_PORT_NAMES,
-            IMPLICIT_TLS,
             DovecotFiles,
-            dovecot_config,
-            passwd_file,
+            start_dovecot,
         )
         from tests.interop.environment import (  # noqa: PLC0415
             loopback_host,
             server_pki,
             write_tls_files,
         )
-        from tests.interop.process import (  # noqa: PLC0415
-            free_ports_by_name,
-            stop_process,
-            wait_for_ports,
-        )
+        from tests.interop.process import free_ports_by_name  # noqa: PLC0415
         from tests.interop.system import (  # noqa: PLC0415
             MailOwner,
             find_binary,
@@ -272,41 +265,24 @@ def private_dovecot(sessions: int) -> Iterator[tuple[IMAPSServer, int] | None]:
     with server_directory() as root:
         pki = server_pki()
         host = loopback_host()
-        owner = MailOwner.for_root()
         ca_file, cert_file, key_file = write_tls_files(pki, root)
         ports = free_ports_by_name(DOVECOT_PORT_NAMES, host=host)
-        files = DovecotFiles(root=root / "dovecot")
-        files.root.mkdir(parents=True)
-        files.mail_root.mkdir()
-        owner.give(files.mail_root)
-        files.users.write_text(
-            passwd_file(DEFAULT_ACCOUNTS, files=files, owner=owner), encoding="utf-8"
+        running = start_dovecot(
+            binary=binary,
+            files=DovecotFiles(root=root / "dovecot"),
+            ports=ports,
+            accounts=DEFAULT_ACCOUNTS,
+            cert_file=cert_file,
+            key_file=key_file,
+            owner=MailOwner.for_root(),
+            tls_client=pki.client_context(),
+            host=host,
+            extra_config=dovecot_limits(sessions),
         )
-        config = dovecot_config(
-            files=files, ports=ports, cert_file=cert_file, key_file=key_file, owner=owner, host=host
-        )
-        files.config.write_text(config + dovecot_limits(sessions), encoding="utf-8")
-        with files.console.open("wb") as console:
-            process = subprocess.Popen(
-                [str(binary), "-F", "-c", str(files.config)],
-                stdin=subprocess.DEVNULL,
-                stdout=console,
-                stderr=subprocess.STDOUT,
-            )
         try:
-            wait_for_ports(
-                "dovecot",
-                host,
-                {
-                    ports[name]: (pki.client_context() if name in IMPLICIT_TLS else None)
-                    for name in DOVECOT_PORT_NAMES
-                },
-                alive=lambda: process.poll() is None,
-                logs=[files.console, files.log],
-            )
-            yield IMAPSServer(host, ports["imaps"], ca_file), process.pid
+            yield IMAPSServer(host, ports["imaps"], ca_file), running.process.pid
         finally:
-            stop_process(process)
+            running.stop()
 
 
 def _steady_metrics(result: Result, peer: str, pid: int) -> Callable[[], None]:

@@ -205,10 +205,13 @@ def start_dovecot(
     owner: MailOwner,
     tls_client: ssl.SSLContext,
     host: str = "127.0.0.1",
+    extra_config: str = "",
 ) -> DovecotProcess:
     """Write the configuration, start Dovecot in the foreground and wait for its ports.
 
-    ``tls_client`` verifies the implicit-TLS ports while waiting for them.
+    ``tls_client`` verifies the implicit-TLS ports while waiting for them;
+    ``extra_config`` is appended to the configuration (the benchmarks raise
+    Dovecot's process and login limits with it).
     """
     files.root.mkdir(parents=True, exist_ok=True)
     files.mail_root.mkdir(exist_ok=True)
@@ -222,7 +225,8 @@ def start_dovecot(
             key_file=key_file,
             owner=owner,
             host=host,
-        ),
+        )
+        + extra_config,
         encoding="utf-8",
     )
     with files.console.open("wb") as console:
