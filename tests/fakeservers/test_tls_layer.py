@@ -111,6 +111,17 @@ def _client(pki: TestPKI, port: int) -> ssl.SSLSocket:
     return pki.client_context().wrap_socket(sock, server_hostname=HOST, suppress_ragged_eofs=False)
 
 
+@asynccontextmanager
+async def connected(pki: TestPKI) -> AsyncIterator[tuple[Recorder, ssl.SSLSocket]]:
+    """A server protocol whose layer finished its handshake, and the client's socket."""
+    async with tls_server(pki) as (port, accepted):
+        client_task = asyncio.create_task(asyncio.to_thread(_client, pki, port))
+        server = await accepted.get()
+        assert server.layer is not None
+        await server.layer.handshake(10)
+        yield server, await client_task
+
+
 def _read_to_end(client: ssl.SSLSocket) -> bytes:
     received = b""
     while chunk := client.recv(65536):
@@ -123,12 +134,7 @@ def _read_to_end(client: ssl.SSLSocket) -> bytes:
 
 def test_a_verified_client_exchanges_plaintext(mail_pki: TestPKI) -> None:
     async def test() -> None:
-        async with tls_server(mail_pki) as (port, accepted):
-            client_task = asyncio.create_task(asyncio.to_thread(_client, mail_pki, port))
-            server = await accepted.get()
-            assert server.layer is not None
-            await server.layer.handshake(10)
-            client = await client_task
+        async with connected(mail_pki) as (server, client):
             assert server.secure_when_told == [True]
             await asyncio.to_thread(client.sendall, b"a NOOP\r\n")
             await server.arrived.wait()
@@ -247,12 +253,7 @@ def test_what_is_written_before_the_handshake_follows_it_encrypted(mail_pki: Tes
 
 def test_close_sends_close_notify(mail_pki: TestPKI) -> None:
     async def test() -> None:
-        async with tls_server(mail_pki) as (port, accepted):
-            client_task = asyncio.create_task(asyncio.to_thread(_client, mail_pki, port))
-            server = await accepted.get()
-            assert server.layer is not None
-            await server.layer.handshake(10)
-            client = await client_task
+        async with connected(mail_pki) as (server, client):
             server.tls.write(b"* BYE\r\n")
             server.tls.close()
             assert server.tls.is_closing()
@@ -266,12 +267,7 @@ def test_close_sends_close_notify(mail_pki: TestPKI) -> None:
 
 def test_abort_sends_no_close_notify(mail_pki: TestPKI) -> None:
     async def test() -> None:
-        async with tls_server(mail_pki) as (port, accepted):
-            client_task = asyncio.create_task(asyncio.to_thread(_client, mail_pki, port))
-            server = await accepted.get()
-            assert server.layer is not None
-            await server.layer.handshake(10)
-            client = await client_task
+        async with connected(mail_pki) as (server, client):
             server.tls.abort()
             with pytest.raises((ssl.SSLEOFError, ConnectionError)):
                 await asyncio.to_thread(_read_to_end, client)
@@ -283,12 +279,7 @@ def test_abort_sends_no_close_notify(mail_pki: TestPKI) -> None:
 
 def test_the_clients_close_notify_is_an_end_of_file(mail_pki: TestPKI) -> None:
     async def test() -> None:
-        async with tls_server(mail_pki) as (port, accepted):
-            client_task = asyncio.create_task(asyncio.to_thread(_client, mail_pki, port))
-            server = await accepted.get()
-            assert server.layer is not None
-            await server.layer.handshake(10)
-            client = await client_task
+        async with connected(mail_pki) as (server, client):
             await asyncio.to_thread(client.sendall, b"a LOGOUT\r\n")
             await asyncio.to_thread(client.unwrap)  # close_notify, then keep TCP open
             assert await server.lost is None
@@ -301,12 +292,7 @@ def test_the_clients_close_notify_is_an_end_of_file(mail_pki: TestPKI) -> None:
 
 def test_a_tcp_close_without_close_notify_is_an_end_of_file_too(mail_pki: TestPKI) -> None:
     async def test() -> None:
-        async with tls_server(mail_pki) as (port, accepted):
-            client_task = asyncio.create_task(asyncio.to_thread(_client, mail_pki, port))
-            server = await accepted.get()
-            assert server.layer is not None
-            await server.layer.handshake(10)
-            client = await client_task
+        async with connected(mail_pki) as (server, client):
             client.sendall(b"a NOOP\r\n")
             await server.arrived.wait()
             client.shutdown(socket.SHUT_WR)  # a FIN, no close_notify (RFC 8446 section 6.1)
@@ -334,12 +320,7 @@ def test_paused_reading_stops_the_client_and_loses_nothing(mail_pki: TestPKI) ->
     payload = bytes(range(256)) * (128 * 1024)
 
     async def test() -> None:
-        async with tls_server(mail_pki) as (port, accepted):
-            client_task = asyncio.create_task(asyncio.to_thread(_client, mail_pki, port))
-            server = await accepted.get()
-            assert server.layer is not None
-            await server.layer.handshake(10)
-            client = await client_task
+        async with connected(mail_pki) as (server, client):
             client.settimeout(None)
             server.tls.pause_reading()
             assert not server.tls.is_reading()
@@ -360,12 +341,7 @@ def test_paused_reading_stops_the_client_and_loses_nothing(mail_pki: TestPKI) ->
 
 def test_a_client_that_does_not_read_pauses_the_writer(mail_pki: TestPKI) -> None:
     async def test() -> None:
-        async with tls_server(mail_pki) as (port, accepted):
-            client_task = asyncio.create_task(asyncio.to_thread(_client, mail_pki, port))
-            server = await accepted.get()
-            assert server.layer is not None
-            await server.layer.handshake(10)
-            client = await client_task
+        async with connected(mail_pki) as (server, client):
             server.tls.write(b"* small\r\n")
             assert server.paused_writing == 0  # a line fits in the buffers
             chunk = b"x" * (64 * 1024)
