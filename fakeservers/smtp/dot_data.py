@@ -14,24 +14,16 @@ commands pipelined after it (RFC 2920) stay for the command loop.
 Copies are kept few, since a message may be tens of megabytes: the decoder
 keeps the pieces it is given (a piece loses its transparency dots only where
 it has some) and joins them once, into the message handed to the handler.
-While the data is read, the stream's limit is raised from the command line
-limit to :data:`DATA_PIECE`, so that it is read in pieces of about a megabyte
-instead of a few kilobytes (every piece costs a pause and a resume of the
-transport below).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
-from collections.abc import Iterator
 from typing import Any
 
 #: The end of the mail data, RFC 5321 section 4.1.1.4.
 END = b"\r\n.\r\n"
-#: The stream's limit while mail data is read: the largest piece taken at once.
-DATA_PIECE = 1024 * 1024
 
 
 class Outcome(enum.Enum):
@@ -204,11 +196,10 @@ async def receive(
     ``on_progress()`` is called after each piece (activity for idle timers).
     """
     try:
-        with _limit_raised(reader, DATA_PIECE):
-            while not decoder.done:
-                await _feed_once(reader, decoder)
-                if on_progress is not None:
-                    on_progress()
+        while not decoder.done:
+            await _feed_once(reader, decoder)
+            if on_progress is not None:
+                on_progress()
     except (asyncio.IncompleteReadError, ConnectionError):
         return False
     return True
@@ -231,25 +222,6 @@ async def _feed_once(reader: asyncio.StreamReader, decoder: DotDataDecoder) -> N
     taken = decoder.feed(piece)
     if taken != len(piece):  # pragma: no cover - the reads above stop at the end
         raise AssertionError("read past the end of the mail data")
-
-
-@contextlib.contextmanager
-def _limit_raised(reader: asyncio.StreamReader, limit: int) -> Iterator[None]:
-    """The stream's limit raised to ``limit`` for the block (never lowered).
-
-    The limit bounds one ``readuntil`` and the buffer before reading pauses;
-    the command loop's line limit is restored afterwards. StreamReader offers
-    no public setter, so its ``_limit`` attribute is used where it exists.
-    """
-    before = getattr(reader, "_limit", None)
-    if not isinstance(before, int) or before >= limit:
-        yield
-        return
-    setattr(reader, "_limit", limit)  # noqa: B010 (no public setter; see the docstring)
-    try:
-        yield
-    finally:
-        setattr(reader, "_limit", before)  # noqa: B010
 
 
 async def serve_data(server: Any, arg: str | None) -> None:
