@@ -38,14 +38,12 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 from fakeservers.rules import Event, SessionRules, Wire
+from fakeservers.rules.wire import LARGE_WRITE, write_paced
 from fakeservers.tls_layer import TLSLayer
 
 _HIGH_WATER = 256 * 1024
 #: A literal at least this large is gathered as received pieces, not in the line buffer.
 _SINK_MIN = 64 * 1024
-#: Responses at least this large are written in slices of WRITE_SLICE, each after a drain.
-LARGE_WRITE = 1024 * 1024
-WRITE_SLICE = 256 * 1024
 
 Octets = bytes | memoryview
 
@@ -350,8 +348,8 @@ class Connection(asyncio.Protocol):
         """
         if self.wire is not None:
             self.wire.write(data)  # the wire compresses what it finally writes
-        elif self._transport is not None and not self._transport.is_closing():
-            self._transport.write(self._encode(data))
+        else:
+            self._send(data)
 
     async def write_pieces(self, pieces: Sequence[Octets]) -> None:
         """Send one response given as pieces, in order, without joining them.
@@ -366,14 +364,16 @@ class Connection(asyncio.Protocol):
         if total < LARGE_WRITE or self.wire is not None:
             self.write(b"".join(pieces))
             return
-        for piece in pieces:
-            view = memoryview(piece)
-            for start in range(0, len(view), WRITE_SLICE):
-                transport = self._transport
-                if transport is None or transport.is_closing():
-                    return
-                transport.write(self._encode(view[start : start + WRITE_SLICE]))
-                await self._writable()
+        await write_paced(pieces, self._send, self._writable, stopped=self._not_writing)
+
+    def _send(self, data: Octets) -> None:
+        """``data`` to the transport, encoded (no fault rules), unless it is going away."""
+        if not self._not_writing():
+            assert self._transport is not None
+            self._transport.write(self._encode(data))
+
+    def _not_writing(self) -> bool:
+        return self._transport is None or self._transport.is_closing()
 
     def _encode(self, data: Octets) -> Octets:
         """``data`` as it goes on the wire: deflated once COMPRESS=DEFLATE is on (RFC 4978)."""

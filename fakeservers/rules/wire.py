@@ -26,7 +26,7 @@ import logging
 import socket
 import struct
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from fakeservers.rules.engine import Fired, SessionRules
@@ -45,6 +45,28 @@ Octets = bytes | memoryview
 LARGE_WRITE = 1024 * 1024
 #: The slice of large output handed to the transport at a time.
 WRITE_SLICE = 256 * 1024
+
+
+async def write_paced(
+    pieces: Sequence[Octets],
+    write: Callable[[Octets], None],
+    writable: Callable[[], Awaitable[None]],
+    *,
+    stopped: Callable[[], bool],
+) -> None:
+    """Write ``pieces`` in order, in slices of :data:`WRITE_SLICE`, each after ``writable()``.
+
+    Neither the transport's buffer nor a copy of a large response grows: each
+    slice is a view of the caller's octets (which must not change meanwhile).
+    Stops as soon as ``stopped()`` says the connection is going away.
+    """
+    for piece in pieces:
+        view = memoryview(piece)
+        for start in range(0, len(view), WRITE_SLICE):
+            if stopped():
+                return
+            write(view[start : start + WRITE_SLICE])
+            await writable()
 
 
 def _linger_off() -> bytes:
@@ -166,12 +188,7 @@ class Wire:
         if self._drain is None or len(data) < LARGE_WRITE:
             self._raw(data)
             return
-        view = memoryview(data)
-        for start in range(0, len(view), WRITE_SLICE):
-            if self.ending is not None:
-                return
-            self._raw(view[start : start + WRITE_SLICE])
-            await self._drain()
+        await write_paced([data], self._raw, self._drain, stopped=lambda: self.ending is not None)
 
     # -- events ---------------------------------------------------------------------
 
