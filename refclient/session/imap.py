@@ -1149,17 +1149,19 @@ class IMAPSession(Session):
         self.require("NAMESPACE")
         async with self.step("NAMESPACE"):
             result = await self._command("NAMESPACE")
-            found = [response for response in result.untagged if response.name == "NAMESPACE"]
-            if not found:
-                self.fail(
-                    errors.ProtocolViolation, "NAMESPACE answered without a NAMESPACE response"
-                )
-            personal, other, shared = parse_namespace(found[-1])
+            personal, other, shared = parse_namespace(self._answer(result, "NAMESPACE"))
             return Namespaces(
                 personal=self._namespaces(personal),
                 other=self._namespaces(other),
                 shared=self._namespaces(shared),
             )
+
+    def _answer(self, result: Result, name: str) -> Untagged:
+        """The last untagged ``name`` response of a command that must send one."""
+        found = [response for response in result.untagged if response.name == name]
+        if not found:
+            self.fail(errors.ProtocolViolation, f"{name} answered without a {name} response")
+        return found[-1]
 
     def _namespaces(self, entries: list[NamespaceEntry]) -> tuple[Namespace, ...]:
         return tuple(
@@ -1194,10 +1196,7 @@ class IMAPSession(Session):
             argument = pairs
         async with self.step("ID"):
             result = await self._command("ID", argument)
-            found = [response for response in result.untagged if response.name == "ID"]
-            if not found:
-                self.fail(errors.ProtocolViolation, "ID answered without an ID response")
-            return parse_id(found[-1])
+            return parse_id(self._answer(result, "ID"))
 
     async def compress(self) -> None:
         """COMPRESS DEFLATE (RFC 4978): both directions deflated from the tagged OK on."""
