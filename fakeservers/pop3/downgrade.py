@@ -58,18 +58,20 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _MAX_LINE = 76
 
 
-def header_section(data: bytes) -> tuple[bytes, bytes]:
-    """(header fields, the blank line and body) of a message (RFC 5322 section 2.1)."""
+def header_size(data: bytes) -> int:
+    """How many octets the header fields take, up to the blank line (RFC 5322 section 2.1).
+
+    Only indices, no slices: the body of a large message is never copied here.
+    """
     end = _HEADER_END.search(data)
     if end is None:
-        return data, b""
-    separator = data[end.start() :].index(b"\n") + end.start() + 1  # after the last field's EOL
-    return data[:separator], data[separator:]
+        return len(data)
+    return data.index(b"\n", end.start()) + 1  # after the last field's EOL
 
 
 def has_utf8_header(data: bytes) -> bool:
     """Whether the header section carries UTF-8 beyond ASCII (RFC 6532)."""
-    header, _ = header_section(data)
+    header = data[: header_size(data)]
     if header.isascii():
         return False
     return any(_utf8_field(field) is not None for field in _fields(header))
@@ -77,14 +79,15 @@ def has_utf8_header(data: bytes) -> bool:
 
 def downgrade(data: bytes) -> bytes:
     """``data`` with every UTF-8 header field downgraded (RFC 6858 section 3); else unchanged."""
-    header, rest = header_section(data)
+    size = header_size(data)
+    header = data[:size]
     if header.isascii():
         return data
     out: list[bytes] = []
     for field in _fields(header):
         text = _utf8_field(field)
         out.append(field if text is None else _downgrade_field(text))
-    return b"".join(out) + rest
+    return b"".join(out) + data[size:]
 
 
 def _fields(header: bytes) -> list[bytes]:
