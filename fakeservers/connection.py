@@ -434,11 +434,8 @@ class Connection(asyncio.Protocol):
         await self._handshake(self._tls, self.tls_handshake_timeout)
 
     async def _handshake(self, layer: TLSLayer, timeout: float) -> None:
-        if self.wire is not None:
-            await self.wire.flush()
-            if self.wire.take_corrupt_tls():
-                self.wire.corrupt_handshake(layer.raw_transport)
-                raise ConnectionClosed("TLS handshake corrupted by a rule")
+        if self.wire is not None and not await self.wire.before_handshake(layer.raw_transport):
+            raise ConnectionClosed("TLS handshake corrupted by a rule")
         await layer.handshake(timeout)
 
     def _on_secure(self) -> None:

@@ -121,6 +121,19 @@ class Wire:
         corrupt, self._corrupt_next_tls = self._corrupt_next_tls, False
         return corrupt
 
+    async def before_handshake(self, raw: asyncio.BaseTransport | None) -> bool:
+        """Wait out the queued output (a connect rule's delay), then play ``corrupt_tls``.
+
+        ``raw`` is the TCP transport under a TLS layer whose handshake has not
+        begun. Returns whether the handshake may go on (False: garbage was sent
+        in its place and the connection closed).
+        """
+        await self.flush()
+        if self.take_corrupt_tls():
+            self.corrupt_handshake(raw)
+            return False
+        return True
+
     # -- output ---------------------------------------------------------------------
 
     def write(self, data: bytes, **fields: str) -> None:

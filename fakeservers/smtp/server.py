@@ -144,11 +144,8 @@ class SubmissionSMTP(SMTP):
     async def _implicit_handshake(self, layer: TLSLayer) -> None:
         """The connect rules' delays, then the handshake; aiosmtpd starts when it completes."""
         try:
-            if self.wire is not None:
-                await self.wire.flush()
-                if self.wire.take_corrupt_tls():
-                    self.wire.corrupt_handshake(layer.raw_transport)
-                    return
+            if self.wire is not None and not await self.wire.before_handshake(layer.raw_transport):
+                return
             await layer.handshake(self._tls_handshake_timeout)
         except OSError as error:  # ssl.SSLError, ConnectionError: the layer has closed it
             logger.debug("SMTP TLS handshake with %s failed: %s", layer.extra("peername"), error)
