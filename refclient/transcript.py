@@ -10,7 +10,8 @@ reports, so:
   is replaced by ``<redacted>`` in every line as a second line of defence;
 * memory is bounded: each line is cut at ``max_line`` octets, beyond
   ``max_entries`` lines only the head and the most recent tail are kept, and
-  a chunk of many lines (a message body) shows only its first and last lines;
+  bulk (a message body, received or sent in pieces of over 16 KiB) shows
+  only its first and last lines, however the network cut it;
 * bytes stay bytes until rendered; rendering escapes what is not printable.
 """
 
@@ -28,6 +29,32 @@ REDACTED = b"<redacted>"
 _BULK_OCTETS = 16 * 1024
 _BULK_HEAD = 12
 _BULK_TAIL = 4
+
+
+def _tail_start(data: bytes, start: int) -> int:
+    """Where the last lines of a bulk chunk begin: the LF before them (or ``start - 1``).
+
+    Looks back over at most ``_BULK_TAIL + 1`` line ends, not before ``start``;
+    ``len(data)`` when ``data`` has no LF there at all.
+    """
+    tail_start = len(data)
+    for _ in range(_BULK_TAIL + 1):
+        found = data.rfind(b"\n", start, tail_start)
+        if found < 0:
+            break
+        tail_start = found
+    return tail_start
+
+
+@dataclass
+class _BulkRun:
+    """Bulk chunks in a row from one side: the head is shown, the tail waits for the end."""
+
+    direction: str
+    #: Octets between the head shown and the tail kept.
+    omitted: int
+    #: The last lines of the latest chunk, shown when the run ends.
+    tail: bytes
 
 
 @dataclass(frozen=True)
@@ -65,6 +92,8 @@ class Transcript:
         self._omitted = 0
         self._secrets: list[bytes] = []
         self._partial: dict[str, bytearray] = {"C": bytearray(), "S": bytearray()}
+        #: Bulk chunks being received in a row (see :meth:`_feed`), if any.
+        self._run: _BulkRun | None = None
         self._sink = sink
         self._clock = clock
         self._start = clock()
@@ -122,38 +151,55 @@ class Transcript:
         self._add("*", text.encode("utf-8"))
 
     def flush(self) -> None:
-        """Write out partial lines (at the end, or before an event)."""
+        """Write out a bulk run and partial lines (at the end, or before an event)."""
+        self._end_run()
         for direction, pending in self._partial.items():
             if pending:
                 self._add(direction, bytes(pending))
                 pending.clear()
 
     def _feed(self, direction: str, data: bytes) -> None:
+        run = self._run
+        if run is not None and (len(data) <= _BULK_OCTETS or run.direction != direction):
+            self._end_run()
+            run = None
         if len(data) <= _BULK_OCTETS:
             self._feed_lines(direction, data)
             return
         # A bulk chunk (a message body, a flood): keep its first and last lines only,
         # so that recording stays cheap and bounded whatever the server sends.
+        if run is not None:
+            # The body goes on: what was the tail and this chunk up to its own tail
+            # are not shown either, so a body read in many pieces reads as in one.
+            tail_start = _tail_start(data, 0)
+            if tail_start == len(data):  # no line end: the tail's last line goes on
+                run.omitted += len(run.tail)
+                run.tail = data
+            else:
+                run.omitted += len(run.tail) + tail_start + 1
+                run.tail = data[tail_start + 1 :]
+            return
         head_end = -1
         for _ in range(_BULK_HEAD):
             found = data.find(b"\n", head_end + 1)
             if found < 0:
                 break
             head_end = found
-        tail_start = len(data)
-        for _ in range(_BULK_TAIL + 1):
-            found = data.rfind(b"\n", head_end + 1, tail_start)
-            if found < 0:
-                break
-            tail_start = found
+        tail_start = _tail_start(data, head_end + 1)
         if tail_start <= head_end + 1 or tail_start == len(data):
             self._feed_lines(direction, data)  # a few very long lines: cut by max_line
             return
         self._feed_lines(direction, data[: head_end + 1])
-        omitted = tail_start + 1 - (head_end + 1)
-        side = b"server" if direction == "S" else b"client"
-        self._add("*", b"... %d octets from %s not shown ..." % (omitted, side))
-        self._feed_lines(direction, data[tail_start + 1 :])
+        self._run = _BulkRun(direction, tail_start + 1 - (head_end + 1), data[tail_start + 1 :])
+
+    def _end_run(self) -> None:
+        """Close a bulk run: the count of octets not shown, then the run's last lines."""
+        run, self._run = self._run, None
+        if run is None:
+            return
+        side = b"server" if run.direction == "S" else b"client"
+        self._add("*", b"... %d octets from %s not shown ..." % (run.omitted, side))
+        self._feed_lines(run.direction, run.tail)
 
     def _feed_lines(self, direction: str, data: bytes) -> None:
         pending = self._partial[direction]
@@ -191,10 +237,12 @@ class Transcript:
 
     def entries(self) -> list[Entry]:
         """Every kept entry, oldest first."""
+        self._end_run()
         return [*self._head, *self._tail]
 
     def lines(self) -> list[str]:
         """The rendered lines, with a marker where lines were dropped."""
+        self._end_run()
         rendered = [entry.render() for entry in self._head]
         if self._omitted:
             rendered.append(f"... {self._omitted} lines omitted ...")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -92,3 +93,48 @@ def test_a_few_long_lines_are_cut_not_summarised() -> None:
     texts = _texts(transcript)
     assert [t[:1] for t in texts] == ["x", "y"]
     assert all(t.endswith("...<cut>") for t in texts)
+
+
+def _body(lines: int) -> bytes:
+    return b"".join(b"line %d of the body\r\n" % n for n in range(lines))
+
+
+@given(st.lists(st.integers(min_value=16 * 1024 + 1, max_value=60_000), min_size=1, max_size=8))
+def test_a_body_in_bulk_pieces_reads_as_in_one(sizes: list[int]) -> None:
+    body = _body(30_000)
+    whole, pieces = Transcript(clock=lambda: 0.0), Transcript(clock=lambda: 0.0)
+    whole.server(body)
+    cuts = [0]
+    for size in sizes:
+        if len(body) - (cuts[-1] + size) <= 16 * 1024:
+            break
+        cuts.append(cuts[-1] + size)
+    cuts.append(len(body))  # the last piece is bulk too
+    for start, end in itertools.pairwise(cuts):
+        pieces.server(body[start:end])
+    assert _texts(pieces) == _texts(whole)
+    assert len(_texts(whole)) == 12 + 1 + 4
+
+
+def test_a_bulk_run_ends_where_the_other_side_speaks() -> None:
+    transcript = Transcript(clock=lambda: 0.0)
+    body = _body(3000)
+    transcript.server(body)
+    transcript.server(body)
+    transcript.client(b"a2 NOOP\r\n")
+    transcript.server(body)
+    texts = _texts(transcript)
+    markers = [index for index, text in enumerate(texts) if "not shown" in text]
+    assert len(markers) == 2, "one summary per run, two runs"
+    assert texts[markers[0] + 5] == "a2 NOOP"
+    assert texts[markers[0] + 4] == "line 2999 of the body"
+    assert texts[-1] == "line 2999 of the body"
+
+
+def test_a_small_piece_ends_a_bulk_run_and_is_shown_whole() -> None:
+    transcript = Transcript(clock=lambda: 0.0)
+    transcript.server(_body(3000))
+    transcript.server(b"* 2 FETCH (FLAGS (\\Seen))\r\na1 OK done\r\n")
+    texts = _texts(transcript)
+    assert texts[-2:] == ["* 2 FETCH (FLAGS (\\Seen))", "a1 OK done"]
+    assert sum("not shown" in text for text in texts) == 1
