@@ -9,6 +9,8 @@ lines are intact; a literal below the threshold stays ``bytes``.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from refclient.protocol.errors import RemoteProtocolError
 from refclient.protocol.imap.engine import NEED_DATA, IMAPEngine
@@ -85,3 +87,37 @@ def test_a_large_literal_over_max_literal_is_refused_before_its_octets() -> None
     framer.feed(RESPONSE[: RESPONSE.index(b"\r\n") + 2])
     with pytest.raises(RemoteProtocolError, match="limit is"):
         framer.next_frame()
+
+
+SMALL_RESPONSES = (
+    b"".join(
+        b"* %d FETCH (UID %d BODY[] {%d}\r\n" % (n, n, 300 + n) + bytes([n]) * (300 + n) + b")\r\n"
+        for n in range(1, 6)
+    )
+    + b"a1 OK done {5}\r\n"
+)
+SMALL_EXPECTED = [
+    ((b"* %d FETCH (UID %d BODY[] " % (n, n), b")"), (bytes([n]) * (300 + n),)) for n in range(1, 6)
+] + [((b"a1 OK done {5}",), ())]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=700), max_size=40))
+def test_small_literals_cut_anywhere_frame_the_same(cuts: list[int]) -> None:
+    """Pieces kept as received and literals gathered apart (framing.feed) frame alike."""
+    pieces, start = [], 0
+    for size in cuts:
+        pieces.append(SMALL_RESPONSES[start : start + size])
+        start += size
+    pieces.append(SMALL_RESPONSES[start:])
+    assert _frames(pieces) == SMALL_EXPECTED
+
+
+def test_a_reused_receive_buffer_does_not_change_what_was_framed() -> None:
+    framer = ResponseFramer(max_line=4096, max_literal=4096)
+    buffer = bytearray(b"* 1 EXI")
+    framer.feed(buffer)  # type: ignore[arg-type]  # a caller passing its own buffer
+    assert framer.next_frame() is None
+    buffer[:] = b"XXXXXXX"  # the caller reuses its buffer
+    framer.feed(b"STS\r\n")
+    frame = framer.next_frame()
+    assert frame is not None and frame.lines == (b"* 1 EXISTS",)
