@@ -322,6 +322,12 @@ class IMAPSession(Session):
 
     def _observe(self, response: Untagged) -> None:
         """Keep the selected mailbox's state current (RFC 3501 section 7.3, 7.4.1)."""
+        if response.name == "FETCH":
+            # The bulk of a session's responses: no response code (only status responses
+            # carry one, RFC 3501 section 7.1), only a MODSEQ to note.
+            if self.mailbox is not None and response.number is not None:
+                self._observe_modseq(self.mailbox, response)
+            return
         self._observe_code(response.code, response.text)
         if response.name == "BYE":
             self._bye = response.text
@@ -347,8 +353,6 @@ class IMAPSession(Session):
             box.recent = response.number
         elif response.name == "EXPUNGE":
             box.exists = max(0, box.exists - 1)
-        elif response.name == "FETCH":
-            self._observe_modseq(box, response)
 
     @staticmethod
     def _observe_box_code(box: MailboxState, code: ResponseCode | None) -> None:
@@ -369,7 +373,8 @@ class IMAPSession(Session):
         if not isinstance(items, list):
             return
         for index in range(0, len(items) - 1, 2):
-            if str(items[index]).upper() == "MODSEQ":
+            name = items[index]
+            if isinstance(name, str) and name.upper() == "MODSEQ":
                 values = as_list(items[index + 1])
                 if len(values) == 1 and isinstance(values[0], str) and values[0].isdigit():
                     modseq = int(values[0])
