@@ -68,6 +68,7 @@ from refclient.protocol.imap.structures import (
 )
 from refclient.sasl import ClientMechanism, SaslError, choose_mechanism
 from refclient.session.base import Session
+from refclient.session.message_file import MessageFile
 from refclient.session.options import ClientOptions
 from refclient.transport.compress import DeflateError
 from refclient.urls import Security, ServerURL
@@ -1000,14 +1001,24 @@ class IMAPSession(Session):
     async def save_message(self, uid: int, target: Path) -> int:
         """Write one message's exact octets to ``target``; returns how many.
 
-        The message is held once on the way: a literal of 1 MiB or more is read
-        in place and written from there (docs/limits.md), where
-        :meth:`fetch_message` hands back an immutable copy.
+        A message of 1 MiB or more is written piece by piece as it arrives
+        and never held whole in memory (:mod:`refclient.session.message_file`);
+        a smaller one is written once the FETCH completes. If anything fails,
+        no partial file is left behind.
         """
-        octets = await self._message(uid)
-        # Binary (no newline translation on any platform), off the event loop.
-        await asyncio.to_thread(target.write_bytes, octets)
-        return len(octets)
+        saved = MessageFile(target)
+        self.engine.divert_large_literals(saved.write)
+        try:
+            octets = await self._message(uid)
+        except BaseException:
+            saved.discard()
+            raise
+        finally:
+            self.engine.divert_large_literals(None)
+        try:
+            return saved.finish(octets)
+        except ValueError as error:
+            self.fail(errors.ProtocolViolation, f"FETCH of UID {uid}: {error}")
 
     async def _message(self, uid: int) -> bytes | bytearray:
         fetched = await self._fetch([uid], ["BODY.PEEK[]"])

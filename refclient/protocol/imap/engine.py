@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from refclient.findings import Finding, Severity
 from refclient.protocol.errors import LocalProtocolError, RemoteProtocolError
 from refclient.protocol.imap.commands import Argument, encode_command_parts
-from refclient.protocol.imap.framing import Frame, ResponseFramer
+from refclient.protocol.imap.framing import Frame, LiteralSink, ResponseFramer
 from refclient.protocol.imap.parser import (
     Continuation,
     Response,
@@ -453,6 +453,10 @@ class IMAPEngine:
             raise LocalProtocolError(f"{name} is not allowed in the {self.state.value} state")
         if self.state is State.AUTHENTICATED and name in SELECTED_ONLY:
             raise LocalProtocolError(f"{name} needs a selected mailbox")
+
+    def divert_large_literals(self, sink: LiteralSink | None) -> None:
+        """Large literals' octets go to ``sink`` as they arrive, not to memory (see framing)."""
+        self._framer.divert_large_literals(sink)
 
     def take_unread(self) -> bytes:
         """Octets received but not yet parsed (STARTTLS: must be none, RFC 2595 section 3.1)."""

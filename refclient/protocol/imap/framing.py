@@ -34,6 +34,7 @@ linear time.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from refclient.protocol.errors import RemoteProtocolError
@@ -42,6 +43,35 @@ from refclient.protocol.errors import RemoteProtocolError
 LARGE_LITERAL = 1024 * 1024
 
 _LITERAL = re.compile(rb"\{(\d{1,20})(\+?)\}$")
+#: Where a diverted large literal's octets go, piece by piece, in order (see
+#: :meth:`ResponseFramer.divert_large_literals`).
+LiteralSink = Callable[[memoryview], None]
+
+
+class DivertedLiteral(bytes):
+    """Stands in a frame for a large literal whose octets went to a sink, not to memory.
+
+    It is empty (``len()`` 0, since it holds none of the octets) and says
+    how many there were in :attr:`size`. Only a caller that diverted large
+    literals ever sees one.
+    """
+
+    size: int
+
+    def __new__(cls, size: int) -> DivertedLiteral:
+        diverted = super().__new__(cls)
+        diverted.size = size
+        return diverted
+
+    def __bool__(self) -> bool:
+        # True like the literal it stands for (never empty: LARGE_LITERAL octets or more),
+        # so that ``value or default`` keeps it.
+        return True
+
+    def __repr__(self) -> str:
+        return f"DivertedLiteral(size={self.size})"
+
+
 #: First lines that end in text, never in a literal announcement.
 _TEXT_RESPONSE = re.compile(rb"\+|\* +(?:OK|NO|BAD|BYE|PREAUTH)(?: |$)|[^*+ ][^ ]* ", re.IGNORECASE)
 
@@ -97,6 +127,10 @@ class ResponseFramer:
         self._bare_lf = False
         self._large: bytearray | None = None  # a large literal being filled in place
         self._large_filled = 0
+        #: Where large literals go instead of memory, while a caller wants that.
+        self._sink: LiteralSink | None = None
+        #: Octets of a diverted large literal still to come (-1: none is being diverted).
+        self._diverting = -1
         #: A smaller literal that goes on in later pieces: its parts so far, and their size.
         self._literal_parts: list[bytes] | None = None
         self._literal_got = 0
@@ -105,6 +139,12 @@ class ResponseFramer:
         """Add received octets (kept as they are, so the caller must not change them)."""
         if not isinstance(data, bytes):
             data = bytes(data)  # a buffer the caller may reuse
+        if self._diverting > 0:
+            count = min(len(data), self._diverting)
+            self._divert(memoryview(data)[:count])
+            if count < len(data):
+                self._add(data[count:])
+            return
         large = self._large
         if large is not None and self._large_filled < len(large):
             # Straight into the literal's own buffer (the line buffer is empty meanwhile).
@@ -144,6 +184,21 @@ class ResponseFramer:
             self._position = 0
             self._buffer = buffer
         buffer += data
+
+    def divert_large_literals(self, sink: LiteralSink | None) -> None:
+        """Send the octets of literals of :data:`LARGE_LITERAL` octets or more to ``sink``.
+
+        Each such literal's octets go to ``sink`` as they arrive, in order,
+        and the frame holds a :class:`DivertedLiteral` for it; ``None`` keeps
+        them in memory again (the default). A message saved to a file thus
+        never sits whole in memory, and is written while the rest arrives.
+        """
+        self._sink = sink
+
+    def _divert(self, view: memoryview) -> None:
+        self._diverting -= len(view)
+        if self._sink is not None and len(view):
+            self._sink(view)
 
     @property
     def idle(self) -> bool:
@@ -264,6 +319,8 @@ class ResponseFramer:
         return True
 
     def _take_large_literal(self) -> bool:
+        if self._diverting >= 0 or (self._sink is not None and self._large is None):
+            return self._take_diverted_literal()
         large = self._large
         if large is None:
             # Announced just now: what the buffer holds of it moves into its own buffer.
@@ -280,6 +337,23 @@ class ResponseFramer:
         self._literals.append(large)  # type: ignore[arg-type]  # handed on as it is
         self._large = None
         self._large_filled = 0
+        self._pending_literal = -1
+        return True
+
+    def _take_diverted_literal(self) -> bool:
+        if self._diverting < 0:
+            # Announced just now: what the buffer holds of it goes to the sink first.
+            size = self._pending_literal
+            self._diverting = size
+            count = min(size, len(self._buffer) - self._position)
+            with memoryview(self._buffer) as view:
+                self._divert(view[self._position : self._position + count])
+            self._position = self._scanned = self._position + count
+            self._compact()
+        if self._diverting > 0:
+            return False
+        self._literals.append(DivertedLiteral(self._pending_literal))
+        self._diverting = -1
         self._pending_literal = -1
         return True
 

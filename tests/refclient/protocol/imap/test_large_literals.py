@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from refclient.protocol.errors import RemoteProtocolError
 from refclient.protocol.imap.engine import NEED_DATA, IMAPEngine
-from refclient.protocol.imap.framing import LARGE_LITERAL, ResponseFramer
+from refclient.protocol.imap.framing import LARGE_LITERAL, DivertedLiteral, ResponseFramer
 from refclient.protocol.imap.parser import Untagged
 from refclient.protocol.imap.structures import parse_fetch
 
@@ -121,3 +121,37 @@ def test_a_reused_receive_buffer_does_not_change_what_was_framed() -> None:
     framer.feed(b"STS\r\n")
     frame = framer.next_frame()
     assert frame is not None and frame.lines == (b"* 1 EXISTS",)
+
+
+@pytest.mark.parametrize("size", [len(RESPONSE) + len(AFTER), 65536, 4093, 1])
+def test_a_diverted_literal_goes_to_the_sink_in_order_and_the_frame_keeps_its_size(
+    size: int,
+) -> None:
+    framer = ResponseFramer(max_line=4096, max_literal=4 * LARGE_LITERAL)
+    sunk = bytearray()
+    framer.divert_large_literals(sunk.extend)
+    data = RESPONSE + AFTER
+    frames = []
+    pieces = _split(data, size) if size > 1 else [*_split(data[:100], 1), data[100:]]
+    for piece in pieces:
+        framer.feed(piece)
+        while (frame := framer.next_frame()) is not None:
+            frames.append(frame)
+    assert sunk == BODY
+    first, after = frames
+    (diverted,) = first.literals
+    assert isinstance(diverted, DivertedLiteral) and diverted.size == len(BODY)
+    assert first.lines == EXPECTED[0][0] and after.lines == EXPECTED[1][0]
+    assert framer.idle
+
+
+def test_without_a_sink_nothing_is_diverted_and_small_literals_never_are() -> None:
+    framer = ResponseFramer(max_line=4096, max_literal=4 * LARGE_LITERAL)
+    sunk = bytearray()
+    framer.divert_large_literals(sunk.extend)
+    small = b"x" * (LARGE_LITERAL - 1)
+    framer.feed(b"* 1 FETCH (BODY[] {%d}\r\n" % len(small) + small + b")\r\n")
+    frame = framer.next_frame()
+    assert frame is not None and frame.literals == (small,) and not sunk
+    framer.divert_large_literals(None)
+    assert _frames(_split(RESPONSE + AFTER, 65536)) == EXPECTED
