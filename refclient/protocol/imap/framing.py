@@ -265,7 +265,9 @@ class ResponseFramer:
 
     def _announced_literal(self, line: bytes) -> int | None:
         """The size of the literal that ``line`` (ending in ``}``) announces, if any."""
-        if not self._lines and _TEXT_RESPONSE.match(line):
+        # "* 12 FETCH ..." (a numbered data response) is never text: no need to look.
+        numbered = line[:2] == b"* " and line[2:3].isdigit()
+        if not self._lines and not numbered and _TEXT_RESPONSE.match(line):
             return None
         marker = _LITERAL.search(line, max(0, line.rfind(b"{")))
         if marker is None:
@@ -303,9 +305,13 @@ class ResponseFramer:
             return True
         available = len(self._buffer) - self._position
         end = self._position + self._pending_literal
-        # One copy: a bytearray slice would copy once more before bytes() (RFC 3501 4.3).
-        with memoryview(self._buffer) as view:
-            literal = view[self._position : end].tobytes()
+        buffer = self._buffer
+        if isinstance(buffer, bytes):
+            literal = buffer[self._position : end]  # one copy (none for the whole piece)
+        else:
+            # One copy: a bytearray slice would copy once more before bytes() (RFC 3501 4.3).
+            with memoryview(buffer) as view:
+                literal = view[self._position : end].tobytes()
         if available < self._pending_literal:
             # The rest comes in later pieces: gathered apart (feed), not behind this buffer.
             self._literal_parts = [literal]

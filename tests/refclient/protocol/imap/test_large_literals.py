@@ -155,3 +155,18 @@ def test_without_a_sink_nothing_is_diverted_and_small_literals_never_are() -> No
     assert frame is not None and frame.literals == (small,) and not sunk
     framer.divert_large_literals(None)
     assert _frames(_split(RESPONSE + AFTER, 65536)) == EXPECTED
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"+ send {5}", b"* OK [ALERT] {5}", b"* BYE {5}", b"a1 NO {5}", b"a1 12 {5}", b"x 1 {5}"],
+)
+def test_a_text_response_ending_in_braces_announces_no_literal(line: bytes) -> None:
+    """RFC 3501 section 9 (resp-text): the end of a status or continuation line is text."""
+    assert _frames([line + b"\r\n"]) == [((line,), ())]
+
+
+def test_a_numbered_data_response_ending_in_braces_announces_one() -> None:
+    assert _frames([b"* 3 FETCH (BODY[] {5}\r\nhello)\r\n"]) == [
+        ((b"* 3 FETCH (BODY[] ", b")"), (b"hello",))
+    ]
