@@ -274,6 +274,8 @@ class IMAPEngine:
         if greeting:
             self._greeting(event, frame.raw_preview())
             self._untagged_since_tagged = self._untagged_octets = 0  # no command's response
+        elif event.number is not None:
+            return  # "* n FETCH", "* n EXISTS": data, no status, code or capability to note
         if event.is_status and not event.text:
             self.findings.append(
                 _finding(
