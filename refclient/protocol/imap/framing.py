@@ -42,7 +42,6 @@ from refclient.protocol.errors import RemoteProtocolError
 #: Literals of this many octets or more are read into their own ``bytearray`` (see above).
 LARGE_LITERAL = 1024 * 1024
 
-_LITERAL = re.compile(rb"\{(\d{1,20})(\+?)\}$")
 #: Where a diverted large literal's octets go, piece by piece, in order (see
 #: :meth:`ResponseFramer.divert_large_literals`).
 LiteralSink = Callable[[memoryview], None]
@@ -264,15 +263,24 @@ class ResponseFramer:
             return frame
 
     def _announced_literal(self, line: bytes) -> int | None:
-        """The size of the literal that ``line`` (ending in ``}``) announces, if any."""
+        """The size of the literal that ``line`` (ending in ``}``) announces, if any.
+
+        The announcement is ``{`` 1 to 20 digits, an optional ``+`` and ``}`` at
+        the line's end (RFC 3501 section 4.3, RFC 7888 section 3).
+        """
         # "* 12 FETCH ..." (a numbered data response) is never text: no need to look.
         numbered = line[:2] == b"* " and line[2:3].isdigit()
         if not self._lines and not numbered and _TEXT_RESPONSE.match(line):
             return None
-        marker = _LITERAL.search(line, max(0, line.rfind(b"{")))
-        if marker is None:
+        brace = line.rfind(b"{")
+        if brace < 0:
             return None
-        size = int(marker.group(1))
+        digits = line[brace + 1 : -1]
+        if digits[-1:] == b"+":
+            digits = digits[:-1]
+        if not (0 < len(digits) <= 20 and digits.isdigit()):
+            return None
+        size = int(digits)
         if size > self._max_literal:
             raise RemoteProtocolError(
                 f"literal of {size} octets announced; the limit is {self._max_literal}",

@@ -170,3 +170,29 @@ def test_a_numbered_data_response_ending_in_braces_announces_one() -> None:
     assert _frames([b"* 3 FETCH (BODY[] {5}\r\nhello)\r\n"]) == [
         ((b"* 3 FETCH (BODY[] ", b")"), (b"hello",))
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "literal"),
+    [
+        (b"* 1 FETCH (X 123}", None),
+        (b"* 1 FETCH (X {}", None),
+        (b"* 1 FETCH (X {+}", None),
+        (b"* 1 FETCH (X {1a}", None),
+        (b"* 1 FETCH (X {123456789012345678901}", None),
+        (b"* 1 FETCH (X {3}", b"abc"),
+        (b"* 1 FETCH (X {3+}", b"abc"),
+    ],
+)
+def test_only_a_well_formed_announcement_starts_a_literal(
+    line: bytes, literal: bytes | None
+) -> None:
+    """``{`` 1 to 20 digits, an optional ``+``, ``}`` at the line's end (RFC 3501 section 4.3)."""
+    framer = ResponseFramer(max_line=4096, max_literal=4096)
+    framer.feed(line + b"\r\nabc)\r\n")
+    frame = framer.next_frame()
+    assert frame is not None
+    if literal is None:
+        assert frame.lines == (line,) and frame.literals == ()
+    else:
+        assert frame.literals == (literal,) and frame.lines == (line[: line.rindex(b"{")], b")")
