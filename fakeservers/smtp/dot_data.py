@@ -7,19 +7,20 @@ same text: it takes octets in pieces of any size, finds the end-of-data line
 command), removes the transparency dots of section 4.5.2, counts the octets
 against the message size limit and the longest line against the line
 limit, and keeps nothing once a limit is passed (aiosmtpd's own rules:
-read to the end, then answer 552 or 500). :func:`receive` feeds it from
-aiosmtpd's stream without ever reading past the end of the data, so
-commands pipelined after it (RFC 2920) stay for the command loop.
+read to the end, then answer 552 or 500). :func:`receive` feeds it the
+pieces the connection receives (:class:`DataSink`), not through aiosmtpd's
+stream, and gives back to that stream what follows the end line, so that
+commands pipelined after the data (RFC 2920) stay for the command loop.
 
 Copies are kept few, since a message may be tens of megabytes: the decoder
 keeps the pieces it is given (a piece loses its transparency dots only where
-it has some) and joins them once, into the message handed to the handler.
-"""
+it has some) and joins them once, into the message handed to the handler."""
 
 from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Callable
 from typing import Any
 
 #: The end of the mail data, RFC 5321 section 4.1.1.4.
@@ -55,16 +56,6 @@ class DotDataDecoder:
         self._matched = 2
         self._line = 0  # length of the line being read, so far
         self._raw_tail = b"\r\n"  # the last two octets as sent
-
-    @property
-    def needs_bytewise(self) -> bool:
-        """Whether the data read so far ends inside a possible end line.
-
-        A reader that cannot give octets back must then read one octet at a
-        time, lest it read past the end; otherwise it may read up to the next
-        ``END`` in one piece.
-        """
-        return self._matched > 0 and not self.done
 
     def feed(self, data: bytes) -> int:
         """Take octets of the data; returns how many belong to it."""
@@ -179,49 +170,108 @@ class DotDataDecoder:
 
 def _partial_end(data: bytes) -> int:
     """How many octets of END ``data`` ends with (0 to 4)."""
+    if data[-1:] not in (b"\r", b"\n", b"."):
+        return 0  # most pieces: one look at the last octet
     for length in range(min(len(END) - 1, len(data)), 0, -1):
         if data.endswith(END[:length]):
             return length
     return 0
 
 
-async def receive(
-    reader: asyncio.StreamReader, decoder: DotDataDecoder, *, on_progress: Any = None
-) -> bool:
-    """Feed ``decoder`` from ``reader`` up to the end of the data; False if the client left.
+class DataSink:
+    """The mail data straight from the connection, past aiosmtpd's stream.
 
-    Reads up to the next ``END`` in one piece (at most the stream's limit at a
-    time), and one octet at a time only where the data read so far ends in
-    a partial end line, so nothing past the data is consumed.
-    ``on_progress()`` is called after each piece (activity for idle timers).
+    aiosmtpd's ``StreamReader`` copies every octet in and out again and pauses
+    the connection each time it holds twice its line limit; for a message of
+    tens of megabytes that costs more than the TLS decryption. While DATA is
+    read, the connection's ``data_received`` hands each decrypted piece here
+    instead (:meth:`feed`), and the decoder keeps it as it is. What follows
+    the end line (commands pipelined after the data, RFC 2920 section 3.1)
+    goes back into the stream, in order, for aiosmtpd's command loop.
+
+    ``finished`` resolves to True at the end line, to False if the client
+    left first (:meth:`lost`). ``on_progress()`` (activity for an idle timer)
+    is called for the first piece and then for the first piece after each
+    ``progress_interval`` seconds: rescheduling a timer for each of the
+    thousands of TLS records of a large message costs more than reading them.
     """
-    try:
-        while not decoder.done:
-            await _feed_once(reader, decoder)
-            if on_progress is not None:
-                on_progress()
-    except (asyncio.IncompleteReadError, ConnectionError):
+
+    def __init__(
+        self,
+        decoder: DotDataDecoder,
+        reader: asyncio.StreamReader,
+        *,
+        on_progress: Callable[[], object] | None = None,
+        progress_interval: float = 1.0,
+    ) -> None:
+        self._decoder = decoder
+        self._reader = reader
+        self._on_progress = on_progress
+        self._interval = progress_interval
+        self._loop = asyncio.get_running_loop()
+        self._next_progress = self._loop.time()
+        self.finished: asyncio.Future[bool] = self._loop.create_future()
+
+    @property
+    def receiving(self) -> bool:
+        """Whether the data has not ended yet (the connection feeds the sink, not the stream)."""
+        return not self.finished.done()
+
+    def feed(self, data: bytes) -> None:
+        """A piece received from the client while :attr:`receiving`."""
+        taken = self._decoder.feed(data)
+        if not self._decoder.done:
+            if self._on_progress is not None and self._loop.time() >= self._next_progress:
+                self._next_progress = self._loop.time() + self._interval
+                self._on_progress()
+            return
+        self.finished.set_result(True)
+        if taken < len(data):
+            self._reader.feed_data(memoryview(data)[taken:])
+
+    def lost(self) -> None:
+        """The client closed or the connection broke inside the data."""
+        if not self.finished.done():
+            self.finished.set_result(False)
+
+
+def _buffered(reader: asyncio.StreamReader) -> bytes:
+    """What ``reader`` holds and nobody has read yet (a copy; nothing is consumed).
+
+    ``StreamReader`` has no public way to look at its buffer without
+    waiting for more; aiosmtpd itself empties ``_buffer`` for STARTTLS.
+    """
+    buffer: bytearray = getattr(reader, "_buffer")  # noqa: B009
+    return bytes(buffer)
+
+
+async def receive(server: Any, decoder: DotDataDecoder) -> bool:
+    """Feed ``decoder`` the data up to its end line; False if the client left first.
+
+    ``server`` is the :class:`~fakeservers.smtp.server.SubmissionSMTP` whose
+    ``data_sink`` the connection feeds. Octets the client sent before the
+    354 reply are already in aiosmtpd's stream: they are decoded first, and
+    only as many are taken from the stream as belong to the data. The rest
+    comes through a :class:`DataSink`, never through the stream.
+    """
+    reader: asyncio.StreamReader = server._reader
+    early = _buffered(reader)
+    if early:
+        taken = decoder.feed(early)
+        await reader.read(taken)  # buffered: returns at once, exactly these octets
+    if decoder.done:
+        return True
+    if reader.at_eof() or reader.exception() is not None:
         return False
-    return True
-
-
-async def _feed_once(reader: asyncio.StreamReader, decoder: DotDataDecoder) -> None:
-    """One piece of the data from ``reader`` into ``decoder``, never past its end."""
-    if decoder.needs_bytewise:
-        piece = await reader.readexactly(1)
-    else:
-        try:
-            piece = await reader.readuntil(END)
-        except asyncio.LimitOverrunError as overrun:
-            # No end line within the stream's limit: take what cannot be part of one
-            # (read, unlike readexactly, copies it out of the buffer only once). It is
-            # all buffered, so read returns exactly that many octets.
-            piece = await reader.read(max(1, overrun.consumed))
-            if not piece:
-                raise asyncio.IncompleteReadError(b"", None) from None
-    taken = decoder.feed(piece)
-    if taken != len(piece):  # pragma: no cover - the reads above stop at the end
-        raise AssertionError("read past the end of the mail data")
+    # aiosmtpd's idle timer (its private ``_timeout_duration``) is rescheduled often
+    # enough that an active client is never taken for an idle one.
+    interval = min(1.0, server._timeout_duration / 10)
+    sink = DataSink(decoder, reader, on_progress=server._reset_timeout, progress_interval=interval)
+    server.data_sink = sink
+    try:
+        return await sink.finished
+    finally:
+        server.data_sink = None
 
 
 async def serve_data(server: Any, arg: str | None) -> None:
@@ -249,7 +299,7 @@ async def serve_data(server: Any, arg: str | None) -> None:
         return
     await server.push("354 End data with <CR><LF>.<CR><LF>")
     decoder = DotDataDecoder(size_limit=server.data_size_limit, line_limit=server.line_length_limit)
-    if not await receive(server._reader, decoder, on_progress=server._reset_timeout):
+    if not await receive(server, decoder):
         return  # the client went away inside the data; nothing is delivered
     if decoder.outcome is not Outcome.RECEIVED:
         server._set_post_data_state()

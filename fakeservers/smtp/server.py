@@ -22,6 +22,10 @@ section 3.1: names are case-insensitive); ``connection_made`` /
 closing the listener closes every session; ``_create_session`` returns a
 :class:`QuietSession`, so that each successful AUTH does not log aiosmtpd's
 deprecation warning about ``Session.login_data`` (which aiosmtpd itself sets).
+``data_received`` (an ``asyncio.Protocol`` method) hands the octets of a
+message being sent by DATA straight to the DATA reader's
+:class:`~fakeservers.smtp.dot_data.DataSink` rather than through aiosmtpd's
+line stream, which would copy each octet twice more.
 
 The service extensions aiosmtpd lacks are ``smtp_VERB`` methods, its
 documented way to add or replace commands, delegating to
@@ -46,7 +50,7 @@ from fakeservers.config import ServerConfig
 from fakeservers.listener import LISTEN_BACKLOG, Listener
 from fakeservers.rules import Event, SessionRules, Wire
 from fakeservers.smtp import extensions
-from fakeservers.smtp.dot_data import serve_data
+from fakeservers.smtp.dot_data import DataSink, serve_data
 from fakeservers.smtp.handler import SubmissionHandler
 from fakeservers.smtp.replies import with_enhanced_code
 from fakeservers.store import MailStore
@@ -106,6 +110,8 @@ class SubmissionSMTP(SMTP):
         #: Applies the fault rules to this connection; None when no rule concerns it. Before
         #: aiosmtpd has a transport (implicit TLS, handshake pending) it writes to the layer.
         self.wire = Wire(rules, self._wire_transport) if rules else None
+        #: While DATA is read, where received octets go instead of aiosmtpd's stream.
+        self.data_sink: DataSink | None = None
 
     def _wire_transport(self) -> asyncio.BaseTransport | None:
         if self.transport is not None:
@@ -157,9 +163,20 @@ class SubmissionSMTP(SMTP):
                 return
             if wire.rules.watches(Event.BYTES) and wire.on_event(Event.BYTES, data).ending:
                 return  # the octets that end the connection are not served
+        sink = self.data_sink
+        if sink is not None and sink.receiving:
+            sink.feed(data)
+            return
         super().data_received(data)
 
+    def eof_received(self) -> bool | None:
+        if self.data_sink is not None:
+            self.data_sink.lost()
+        return super().eof_received()
+
     def connection_lost(self, error: Exception | None) -> None:
+        if self.data_sink is not None:
+            self.data_sink.lost()
         if self.session is None:  # the implicit-TLS handshake never completed
             if self._untrack is not None:
                 self._untrack()

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fakeservers.smtp.dot_data import DotDataDecoder, Outcome, receive
+from fakeservers.smtp.dot_data import DataSink, DotDataDecoder, Outcome
 from refclient.protocol.smtp.data import stuff
 
 LINE_LIMIT = 1000
@@ -98,30 +98,36 @@ def test_a_line_over_the_limit_is_refused_however_it_arrives(pieces: int) -> Non
     assert decoder.outcome is Outcome.RECEIVED
 
 
-@pytest.mark.parametrize("limit", [5, 64, 2**16])
-def test_receive_leaves_pipelined_commands_in_the_stream(limit: int) -> None:
+@pytest.mark.parametrize("size", [1, 5, 64, 2**16])
+def test_the_sink_gives_what_follows_the_end_line_back_to_the_stream(size: int) -> None:
     message = b"first\r\n.dot\r\n" + b"z" * 300 + b"\r\n"
     after = b"MAIL FROM:<a@example.test>\r\nQUIT\r\n"
+    wire = stuff(message) + after
 
-    async def scenario() -> tuple[DotDataDecoder, bytes]:
-        reader = asyncio.StreamReader(limit=limit)
-        reader.feed_data(stuff(message) + after)
-        reader.feed_eof()
+    async def scenario() -> tuple[bool, DotDataDecoder, bytes]:
+        reader = asyncio.StreamReader()
         decoder = DotDataDecoder(size_limit=None, line_limit=LINE_LIMIT)
-        assert await receive(reader, decoder)
-        return decoder, await reader.read()
+        sink = DataSink(decoder, reader)
+        for at in range(0, len(wire), size):
+            if sink.receiving:
+                sink.feed(wire[at : at + size])
+            else:  # as the connection does once the data has ended
+                reader.feed_data(wire[at : at + size])
+        reader.feed_eof()
+        return await sink.finished, decoder, await reader.read()
 
-    decoder, rest = asyncio.run(scenario())
-    assert decoder.message() == message
+    finished, decoder, rest = asyncio.run(scenario())
+    assert finished and decoder.message() == message
     assert rest == after
 
 
-def test_receive_reports_a_client_that_left_inside_the_data() -> None:
+def test_the_sink_reports_a_client_that_left_inside_the_data() -> None:
     async def scenario() -> bool:
-        reader = asyncio.StreamReader()
-        reader.feed_data(b"half a message\r\n")
-        reader.feed_eof()
-        return await receive(reader, DotDataDecoder(size_limit=None, line_limit=LINE_LIMIT))
+        decoder = DotDataDecoder(size_limit=None, line_limit=LINE_LIMIT)
+        sink = DataSink(decoder, asyncio.StreamReader())
+        sink.feed(b"half a message\r\n")
+        sink.lost()
+        return await sink.finished
 
     assert asyncio.run(scenario()) is False
 

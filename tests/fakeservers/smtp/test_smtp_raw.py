@@ -98,6 +98,57 @@ def test_pipelined_transaction(smtp_server: FakeMailServers, wire: SmtpWire) -> 
     assert strip_trace_headers(stored.data) == b"Subject: p\r\n\r\n.dot\r\n"
 
 
+def _transaction(wire: SmtpWire) -> None:
+    wire.login()
+    assert wire.command(f"MAIL FROM:<{ALICE}>").startswith(b"250 ")
+    assert wire.command(f"RCPT TO:<{BOB}>").startswith(b"250 ")
+
+
+def _stored(servers: FakeMailServers) -> list[bytes]:
+    return [strip_trace_headers(m.data) for m in servers.store.mailbox(BOB, "INBOX").messages]
+
+
+def test_data_sent_with_its_command_and_commands_after_its_end(
+    smtp_server: FakeMailServers, wire: SmtpWire
+) -> None:
+    # All in one write: the data reaches the server before its 354 (RFC 2920 section
+    # 3.1 forbids it, but the octets must still be read as data, up to the end line).
+    _transaction(wire)
+    wire.send(b"DATA\r\nSubject: early\r\n\r\n..dot\r\n.\r\nNOOP\r\nRSET\r\n")
+    assert wire.reply().startswith(b"354 ")
+    assert wire.reply() == b"250 2.6.0 Message accepted for delivery\r\n"
+    assert wire.reply() == b"250 2.0.0 OK\r\n"
+    assert wire.reply() == b"250 2.0.0 OK\r\n"
+    assert _stored(smtp_server) == [b"Subject: early\r\n\r\n.dot\r\n"]
+
+
+def test_commands_inside_the_data_are_data(smtp_server: FakeMailServers, wire: SmtpWire) -> None:
+    _transaction(wire)
+    assert wire.command("DATA").startswith(b"354 ")
+    wire.send(b"Subject: c\r\n\r\nNOOP\r\nQUIT\r\n")
+    assert wire.command(b".\r\nNOOP") == b"250 2.6.0 Message accepted for delivery\r\n"
+    assert wire.reply() == b"250 2.0.0 OK\r\n"
+    assert _stored(smtp_server) == [b"Subject: c\r\n\r\nNOOP\r\nQUIT\r\n"]
+
+
+@pytest.mark.parametrize("piece", [1, 3, 4096])
+def test_data_in_small_writes_ends_at_its_end_line(
+    smtp_server: FakeMailServers, wire: SmtpWire, piece: int
+) -> None:
+    message = b"Subject: pieces\r\n\r\n" + b"".join(
+        b".%d line\r\n" % n if n % 3 else b"line %d.\r\n" % n for n in range(300)
+    )
+    stuffed = message.replace(b"\r\n.", b"\r\n..") + b".\r\nNOOP\r\n"
+    wire.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    _transaction(wire)
+    assert wire.command("DATA").startswith(b"354 ")
+    for at in range(0, len(stuffed), piece):
+        wire.send(stuffed[at : at + piece])
+    assert wire.reply() == b"250 2.6.0 Message accepted for delivery\r\n"
+    assert wire.reply() == b"250 2.0.0 OK\r\n"
+    assert _stored(smtp_server) == [message]
+
+
 def test_commands_injected_before_starttls_handshake_are_discarded(
     smtp_server: FakeMailServers,
 ) -> None:
