@@ -244,7 +244,8 @@ class SMTPSession(Session):
                         "(RFC 6152); refusing to send it damaged",
                     )
                 parameters.append("BODY=8BITMIME")
-        header = data.split(b"\r\n\r\n", 1)[0]
+        blank = data.find(b"\r\n\r\n")
+        header = data if blank < 0 else data[:blank]
         if needs_smtputf8(*addresses):
             if "SMTPUTF8" not in offered:
                 self.fail(
@@ -379,7 +380,11 @@ class SMTPSession(Session):
         if data_reply is None or data_reply.code != 354:
             self.fail(errors.CommandFailed, f"DATA refused: {data_reply}")
         async with self.step("DATA"):
-            self.stream.write(self.engine.send_data(data))
+            # Piece by piece, each encrypted and on its way while the next is prepared;
+            # waiting for the transport to drain keeps at most a few pieces buffered.
+            for piece in self.engine.send_data_pieces(data):
+                self.stream.write(piece)
+                await self.stream.drain()
             result.reply = (await self._answer()).reply
             if result.reply.code != 250:
                 self.fail(errors.CommandFailed, f"message refused: {result.reply}")

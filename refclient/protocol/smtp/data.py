@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+#: Octets of the message per piece :func:`stuffed_pieces` yields (about; cut at line ends):
+#: few enough to stay in the processor's cache while each is searched, copied and sent.
+PIECE_SIZE = 256 * 1024
+
+#: Stuffing (section 4.5.2) adds a dot after every CRLF that a dot follows.
+_LINE_DOT = b"\r\n."
+_LINE_DOTS = b"\r\n.."
+
 
 def stuff(message: bytes) -> bytes:
     """``message`` dot-stuffed and terminated with ``CRLF . CRLF``.
@@ -13,7 +23,39 @@ def stuff(message: bytes) -> bytes:
     body = message if message.endswith(b"\r\n") else message + b"\r\n"
     if body.startswith(b"."):
         body = b"." + body
-    return body.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+    return body.replace(_LINE_DOT, _LINE_DOTS) + b".\r\n"
+
+
+def stuffed_pieces(message: bytes, piece_size: int = PIECE_SIZE) -> Iterator[bytes]:
+    """:func:`stuff` of ``message`` in consecutive pieces; joined, they are exactly it.
+
+    A large message is sent piece by piece, so that it is never copied whole:
+    each piece is cut after a line feed (where a line may start with a dot),
+    is copied only once (its slice of ``message``), and is searched for a
+    dot once at memchr speed; only a piece with a dot is searched for lines
+    that start with one, and only a piece with such lines is stuffed.
+    """
+    size = len(message)
+    start = 0
+    while start < size:
+        end = start + piece_size
+        if end >= size:
+            end = size
+        else:
+            cut = message.rfind(b"\n", start, end)
+            end = cut + 1 if cut >= 0 else (message.find(b"\n", end) + 1 or size)
+        # A piece starts a line when the message does, or after a CRLF: a dot
+        # there is doubled like any other line's first dot (section 4.5.2).
+        if message.startswith(b".", start) and (
+            start == 0 or message.startswith(b"\r\n", start - 2)
+        ):
+            yield b"."
+        piece = message[start:end]
+        if message.find(b".", start, end) >= 0:
+            piece = piece.replace(_LINE_DOT, _LINE_DOTS)
+        yield piece
+        start = end
+    yield (b"" if message.endswith(b"\r\n") else b"\r\n") + b".\r\n"
 
 
 def unstuff(payload: bytes) -> bytes:

@@ -9,11 +9,12 @@ needs (RFC 2920: replies come in the order of the commands).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from refclient.findings import Finding
 from refclient.protocol.errors import LocalProtocolError, RemoteProtocolError
-from refclient.protocol.smtp.data import stuff
+from refclient.protocol.smtp.data import stuff, stuffed_pieces
 from refclient.protocol.smtp.replies import Reply, ReplyReader
 
 
@@ -93,6 +94,14 @@ class SMTPEngine:
         """The message after ``354``: dot-stuffed and terminated (RFC 5321 section 4.5.2)."""
         self._due.append("DATA-END")
         return stuff(message)
+
+    def send_data_pieces(self, message: bytes) -> Iterator[bytes]:
+        """:meth:`send_data` in pieces of about :data:`~.data.PIECE_SIZE` octets, to send in turn.
+
+        For a large message: neither the message nor its stuffed form is copied whole.
+        """
+        self._due.append("DATA-END")
+        return stuffed_pieces(message)
 
     def send_bdat(self, chunk: bytes, *, last: bool) -> bytes:
         """``BDAT size [LAST]`` and the chunk's octets, unchanged (RFC 3030 section 2).

@@ -6,6 +6,7 @@ keywords, which of them it may send.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from refclient.protocol.errors import LocalProtocolError
@@ -14,6 +15,12 @@ from refclient.protocol.errors import LocalProtocolError
 NOTIFY_KEYWORDS = frozenset({"SUCCESS", "FAILURE", "DELAY"})
 #: RFC 3461 section 4.4: an ENVID is at most 100 characters of xtext.
 MAX_ENVID = 100
+
+#: Every octet but NUL, CR and LF, the ones that decide between DATA and BDAT (RFC 3030).
+_NOT_NUL_CR_LF = bytes(octet for octet in range(256) if octet not in b"\0\r\n")
+_CRLF = b"\r\n"
+#: A CR followed by something other than LF (at the very end, the first pass finds it).
+_CR_NOT_LF = re.compile(rb"\r[^\n]")
 
 
 def encode_xtext(text: str) -> str:
@@ -36,11 +43,15 @@ def needs_binarymime(message: bytes) -> bool:
     Such content needs BODY=BINARYMIME and BDAT; 8BITMIME (RFC 6152) only
     allows 8-bit octets in CRLF-ended lines without NUL.
     """
-    # Every CR and every LF belongs to a CRLF exactly when the three counts agree;
-    # three C-speed counts, where a look-around regex took seconds on 50 MB.
-    crlf = message.count(b"\r\n")
-    bare = message.count(b"\r") != crlf or message.count(b"\n") != crlf
-    return bare or b"\x00" in message
+    # Two C-speed passes (a look-around regex over both cases took seconds on 50 MB,
+    # three counts 160 ms). The first keeps only the NUL, CR and LF octets, in order:
+    # without NUL and bare endings they are CR LF pairs. Given that, a CR that some
+    # octet other than LF follows is the one flaw left (a bare CR with a bare LF
+    # later), and a search that looks only at each CR finds it.
+    endings = message.translate(None, _NOT_NUL_CR_LF)
+    if endings != _CRLF * (len(endings) // 2):
+        return True
+    return _CR_NOT_LF.search(message) is not None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """``needs_binarymime`` against the definition it implements (RFC 3030 section 3).
 
-The function counts CR, LF and CRLF instead of searching line by line; the
-property here is that it agrees with the plain reading of the rule (a NUL, a
-CR not followed by LF, or an LF not preceded by CR) for any octets, with the
-line-ending octets made frequent so that the edge cases come up.
+The function looks at the NUL, CR and LF octets apart from the rest, then at
+each CR, instead of searching line by line; the property here is that it
+agrees with the plain reading of the rule (a NUL, a CR not followed by LF, or
+an LF not preceded by CR) for any octets, with the line-ending octets made
+frequent so that the edge cases come up.
 """
 
 from __future__ import annotations
@@ -30,5 +31,13 @@ def test_agrees_with_the_rule(message: bytes) -> None:
 def test_crlf_text_travels_by_data_and_bare_endings_do_not() -> None:
     assert not needs_binarymime(b"Subject: x\r\n\r\nbody\r\n")
     assert not needs_binarymime(b"")
-    for bad in (b"a\rb\r\n", b"a\nb\r\n", b"a\r\n\n", b"\r", b"\r\r\n", b"a\r\n\x00\r\n"):
+    for bad in (
+        b"a\rb\r\n",
+        b"a\nb\r\n",
+        b"a\r\n\n",
+        b"\r",
+        b"\r\r\n",
+        b"a\r\n\x00\r\n",
+        b"a\rb\nc",
+    ):
         assert needs_binarymime(bad), bad

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from refclient.protocol.errors import LocalProtocolError, RemoteProtocolError
 from refclient.protocol.smtp import NEED_DATA, Answer, SMTPEngine, parse_ehlo, stuff, unstuff
+from refclient.protocol.smtp.data import stuffed_pieces
 
 GMAIL_EHLO = (
     b"250-smtp.gmail.com at your service, [192.0.2.1]\r\n250-SIZE 35882577\r\n"
@@ -22,7 +23,7 @@ def answers(engine: SMTPEngine, data: bytes, *, chunk: int) -> list[Answer]:
     found = []
     for start in range(0, len(data), chunk):
         engine.receive_data(data[start : start + chunk])
-        while not isinstance(event := engine.next_event(), type(NEED_DATA)):
+        while isinstance(event := engine.next_event(), Answer):
             found.append(event)
     return found
 
@@ -117,6 +118,45 @@ def test_stuffing_round_trips(lines: list[bytes]) -> None:
     assert wire_lines[-2:] == [b".", b""]  # the terminator, and only there
     assert b"." not in wire_lines[:-2]
     assert unstuff(payload) == message
+
+
+_OCTETS = st.lists(
+    st.sampled_from([b"\r\n", b".", b"..", b"a", b"\r", b"\n", b".\r\n", b"\r\n."]), max_size=40
+).map(b"".join)
+
+
+@given(_OCTETS, st.integers(min_value=1, max_value=12))
+def test_stuffed_pieces_are_the_stuffed_message_however_it_is_cut(
+    message: bytes, piece_size: int
+) -> None:
+    assert b"".join(stuffed_pieces(message, piece_size)) == stuff(message)
+
+
+def test_pieces_are_cut_after_line_ends_and_only_dotted_ones_change() -> None:
+    lines = [b"line %d\r\n" % n for n in range(40)]
+    lines[10] = b".dot\r\n"
+    message = b"".join(lines)
+    pieces = list(stuffed_pieces(message, 30))
+    *body, terminator = pieces
+    assert terminator == b".\r\n"
+    assert all(piece.endswith(b"\n") for piece in body)
+    assert b"".join(body) != message  # the dot line was doubled...
+    assert b"".join(body).replace(b"\r\n..", b"\r\n.") == message  # ...and nothing else
+    assert b"".join(stuffed_pieces(message.replace(b".dot", b"xdot"), 30)) == (
+        message.replace(b".dot", b"xdot") + b".\r\n"
+    )
+
+
+def test_data_pieces_expect_one_reply() -> None:
+    engine = SMTPEngine()
+    engine.receive_data(b"220 ready\r\n")
+    assert isinstance(engine.next_event(), Answer)
+    assert b"".join(engine.send_data_pieces(b".x\r\n")) == b"..x\r\n.\r\n"
+    assert engine.replies_due == 1
+    engine.receive_data(b"250 ok\r\n")
+    event = engine.next_event()
+    assert isinstance(event, Answer) and event.command == "DATA-END"
+    assert engine.next_event() is NEED_DATA
 
 
 @given(st.binary(max_size=300))
