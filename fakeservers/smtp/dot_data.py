@@ -13,13 +13,15 @@ stream, and gives back to that stream what follows the end line, so that
 commands pipelined after the data (RFC 2920) stay for the command loop.
 
 Copies are kept few, since a message may be tens of megabytes: the decoder
-keeps the pieces it is given (a piece loses its transparency dots only where
-it has some) and joins them once, into the message handed to the handler."""
+copies each piece it is given once, into the buffer that becomes the message
+handed to the handler (a piece loses its transparency dots only where it has
+some)."""
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -43,15 +45,20 @@ class DotDataDecoder:
     it (the rest is the next command).
     """
 
-    def __init__(self, *, size_limit: int | None, line_limit: int) -> None:
+    def __init__(self, *, size_limit: int | None, line_limit: int, prefix: bytes = b"") -> None:
         self.size_limit = size_limit
         self.line_limit = line_limit
         self.outcome = Outcome.RECEIVED
         self.done = False
         #: Octets of the data as sent (stuffing included), the size SIZE limits.
         self.size = 0
-        #: The message so far, as pieces (joined once, by :meth:`message`).
-        self._pieces: list[bytes] = []
+        self._prefix_size = len(prefix)
+        #: ``prefix`` and the message so far. Each piece is copied in as it arrives (while
+        #: the processor's cache still holds it, and its memory can serve the next piece),
+        #: and ``getvalue`` hands the buffer over as the message without a copy; keeping
+        #: the pieces and joining them at the end took twice as long for 50 MB.
+        self._kept = io.BytesIO()
+        self._kept.write(prefix)
         #: How many octets of END the data ends with; it starts after a CRLF.
         self._matched = 2
         self._line = 0  # length of the line being read, so far
@@ -73,35 +80,29 @@ class DotDataDecoder:
             self.outcome = Outcome.TOO_MUCH
         if self.outcome is Outcome.RECEIVED:
             self._keep(piece, dotted)
-        else:
-            self._pieces.clear()  # nothing is kept once the data cannot be delivered
+        elif self._kept.tell():
+            self._kept = io.BytesIO()  # nothing is kept once the data cannot be delivered
         if end is not None:
             self.done = True
             # The end line's dot went as stuffing; its CRLF ends no line of the message.
             self._drop_tail(2)
         return len(piece)
 
-    def message(self, prefix: bytes = b"") -> bytes:
-        """``prefix``, then the message without the end line and transparency dots.
+    def message(self) -> bytes:
+        """The ``prefix`` given, then the message without the end line and transparency dots.
 
-        Meaningful once ``done`` with the outcome RECEIVED. The pieces are
-        joined once and then let go, so the message is held only once; a
+        Meaningful once ``done`` with the outcome RECEIVED. The buffer is
+        handed over and let go, so the message is held only once; the
         ``prefix`` (the trace fields of the stored copy) costs no further copy.
         """
-        pieces, self._pieces = self._pieces, []
-        if len(pieces) == 1 and not prefix:
-            return pieces[0]
-        return b"".join([prefix, *pieces])
+        kept, self._kept = self._kept, io.BytesIO()
+        return kept.getvalue()
 
     def _drop_tail(self, count: int) -> None:
-        """Remove the last ``count`` octets kept (they may span pieces)."""
-        while count and self._pieces:
-            last = self._pieces[-1]
-            if len(last) > count:
-                self._pieces[-1] = last[:-count]
-                return
-            count -= len(last)
-            self._pieces.pop()
+        """Remove the last ``count`` octets kept (never the prefix)."""
+        end = max(self._prefix_size, self._kept.tell() - count)
+        self._kept.truncate(end)
+        self._kept.seek(end)
 
     def _keep(self, piece: bytes, dotted: bool) -> None:
         """Append ``piece`` without the dot that starts each line (section 4.5.2).
@@ -113,14 +114,16 @@ class DotDataDecoder:
         """
         before = self._raw_tail
         self._raw_tail = piece[-2:] if len(piece) > 1 else before[-1:] + piece
+        skip = 0
         if before == b"\r\n" and piece.startswith(b"."):
-            piece = piece[1:]
+            skip = 1
         elif before.endswith(b"\r") and piece.startswith(b"\n."):
-            piece = b"\n" + piece[2:]
-        if dotted and b"\r\n." in piece:
-            piece = piece.replace(b"\r\n.", b"\r\n")
-        if piece:
-            self._pieces.append(piece)
+            self._kept.write(b"\n")
+            skip = 2
+        if dotted and piece.find(b"\r\n.", skip) >= 0:
+            piece = piece[skip:].replace(b"\r\n.", b"\r\n")
+            skip = 0
+        self._kept.write(memoryview(piece)[skip:] if skip else piece)
 
     def _end_in(self, data: bytes, dotted: bool) -> int | None:
         """The index just past the end line in ``data``, if it completes there.
@@ -286,8 +289,9 @@ async def serve_data(server: Any, arg: str | None) -> None:
 
     A handler with ``trace_fields(session, envelope)`` (the submission
     handler) stores the message with trace fields first (RFC 5321 section
-    4.4): the message is then joined once behind them, and handed on as a
-    memoryview of that stored copy, so that it is never copied again.
+    4.4): they are asked for first and the message is written behind them
+    into one buffer, handed on as a memoryview of that stored copy, so that
+    it is never copied again.
     """
     if await server.check_helo_needed() or await server.check_auth_needed("DATA"):
         return
@@ -298,7 +302,13 @@ async def serve_data(server: Any, arg: str | None) -> None:
         await server.push("501 Syntax: DATA")
         return
     await server.push("354 End data with <CR><LF>.<CR><LF>")
-    decoder = DotDataDecoder(size_limit=server.data_size_limit, line_limit=server.line_length_limit)
+    # A handler with trace fields has them first in the stored copy: known before the
+    # data (the session and envelope are), they start the buffer the message goes to.
+    trace = getattr(server.event_handler, "trace_fields", None)
+    prefix: bytes = trace(server.session, server.envelope) if trace is not None else b""
+    decoder = DotDataDecoder(
+        size_limit=server.data_size_limit, line_limit=server.line_length_limit, prefix=prefix
+    )
     if not await receive(server, decoder):
         return  # the client went away inside the data; nothing is delivered
     if decoder.outcome is not Outcome.RECEIVED:
@@ -308,9 +318,7 @@ async def serve_data(server: Any, arg: str | None) -> None:
         else:
             await server.push("552 Error: Too much mail data")
         return
-    trace = getattr(server.event_handler, "trace_fields", None)
-    prefix: bytes = trace(server.session, server.envelope) if trace is not None else b""
-    stored = decoder.message(prefix)
+    stored = decoder.message()
     content = memoryview(stored)[len(prefix) :] if prefix else stored
     server.envelope.content = server.envelope.original_content = content
     status = await server._call_handler_hook("DATA")

@@ -103,7 +103,7 @@ def _is_tls(server: SMTP) -> bool:
 def _stored_copy(data: bytes | memoryview, trace: bytes) -> bytes:
     """``trace`` then ``data``: the copy the store keeps (one bytes object per message).
 
-    When ``data`` is a view into exactly that (the DATA reader joined the
+    When ``data`` is a view into exactly that (the DATA reader wrote the
     message behind the trace fields), the viewed object is it: no copy.
     """
     whole = data.obj if isinstance(data, memoryview) else None
@@ -249,8 +249,8 @@ class SubmissionHandler:
     def trace_fields(self, session: Session, envelope: Envelope) -> bytes:
         """The trace fields every stored copy begins with: Return-Path, Received (RFC 5321 4.4).
 
-        Computed once per transaction and kept: the DATA reader asks first, to
-        join a large message behind them in one copy
+        Computed once per transaction and kept: the DATA reader asks before the
+        data, to write the message behind them into one buffer
         (:func:`fakeservers.smtp.dot_data.serve_data`), and :meth:`handle_DATA`
         then finds the message inside that copy.
         """

@@ -98,6 +98,21 @@ def test_a_line_over_the_limit_is_refused_however_it_arrives(pieces: int) -> Non
     assert decoder.outcome is Outcome.RECEIVED
 
 
+@pytest.mark.parametrize("message", [b"", b"\r\n", b".\r\n", b"a\r\n.b\r\n"])
+def test_the_prefix_comes_first_and_the_end_line_never_cuts_into_it(message: bytes) -> None:
+    prefix = b"Received: by test\r\n"
+    decoder = DotDataDecoder(size_limit=None, line_limit=LINE_LIMIT, prefix=prefix)
+    decoder.feed(stuff(message))
+    expected = message if message.endswith(b"\r\n") else message + b"\r\n"
+    assert decoder.done and decoder.message() == prefix + expected
+
+
+def test_over_the_size_limit_the_prefix_is_let_go_too() -> None:
+    decoder = DotDataDecoder(size_limit=4, line_limit=LINE_LIMIT, prefix=b"Received: x\r\n")
+    decoder.feed(stuff(b"0123456789\r\n"))
+    assert decoder.outcome is Outcome.TOO_MUCH and decoder.message() == b""
+
+
 @pytest.mark.parametrize("size", [1, 5, 64, 2**16])
 def test_the_sink_gives_what_follows_the_end_line_back_to_the_stream(size: int) -> None:
     message = b"first\r\n.dot\r\n" + b"z" * 300 + b"\r\n"
@@ -148,3 +163,9 @@ def test_the_line_limit_holds_for_any_lines_and_split(
     longest = max(len(line) + 1 for line in wire.split(b"\n")[:-1])  # CRLF included
     assert decoder.done
     assert (decoder.outcome is Outcome.TOO_LONG) == (longest > limit)
+
+
+def test_an_end_line_first_leaves_the_prefix_alone() -> None:
+    decoder = DotDataDecoder(size_limit=None, line_limit=LINE_LIMIT, prefix=b"R: x\r\n")
+    assert decoder.feed(b".\r\nQUIT\r\n") == 3
+    assert decoder.message() == b"R: x\r\n"
