@@ -38,7 +38,7 @@ from refclient.protocol.smtp import (
     NeedData,
     Reply,
     SMTPEngine,
-    needs_binarymime,
+    body_type,
     parse_ehlo,
 )
 from refclient.sasl import SaslError, choose_mechanism
@@ -225,7 +225,8 @@ class SMTPSession(Session):
         can_chunk = "CHUNKING" in offered
         if chunking and not can_chunk:
             self.fail(errors.CommandFailed, "BDAT asked for, but the server has no CHUNKING")
-        if needs_binarymime(data):
+        kind = body_type(data)
+        if kind == "BINARYMIME":
             if not (can_chunk and "BINARYMIME" in offered) or chunking is False:
                 self.fail(
                     errors.CommandFailed,
@@ -236,7 +237,7 @@ class SMTPSession(Session):
             use_bdat = True
         else:
             use_bdat = can_chunk and (chunking or (chunking is None and len(data) > LARGE_MESSAGE))
-            if not data.isascii():
+            if kind == "8BITMIME":
                 if "8BITMIME" not in offered:
                     self.fail(
                         errors.CommandFailed,

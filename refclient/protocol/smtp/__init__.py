@@ -4,6 +4,7 @@ from refclient.protocol.smtp.data import stuff, unstuff
 from refclient.protocol.smtp.engine import NEED_DATA, Answer, NeedData, SMTPEngine
 from refclient.protocol.smtp.parameters import (
     DeliveryStatusRequest,
+    body_type,
     encode_xtext,
     needs_binarymime,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "Reply",
     "ReplyReader",
     "SMTPEngine",
+    "body_type",
     "encode_xtext",
     "needs_binarymime",
     "parse_ehlo",

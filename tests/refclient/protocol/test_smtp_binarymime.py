@@ -14,7 +14,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refclient.protocol.smtp import needs_binarymime
+from refclient.protocol.smtp import body_type, needs_binarymime
 
 _RULE = re.compile(rb"\x00|\r(?!\n)|(?<!\r)\n")
 
@@ -41,3 +41,25 @@ def test_crlf_text_travels_by_data_and_bare_endings_do_not() -> None:
         b"a\rb\nc",
     ):
         assert needs_binarymime(bad), bad
+
+
+_RULE_8BIT = re.compile(rb"[\x80-\xff]")
+
+
+@given(_OCTETS)
+def test_the_body_type_agrees_with_both_rules(message: bytes) -> None:
+    expected = (
+        "BINARYMIME"
+        if _RULE.search(message)
+        else "8BITMIME"
+        if _RULE_8BIT.search(message)
+        else "7BIT"
+    )
+    assert body_type(message) == expected
+
+
+def test_body_types_of_plain_examples() -> None:
+    assert body_type(b"Subject: x\r\n\r\nbody\r\n") == "7BIT"
+    assert body_type("Subject: ä\r\n\r\nbödy\r\n".encode()) == "8BITMIME"
+    assert body_type("ä\rb\r\n".encode()) == "BINARYMIME"  # 8-bit and a bare CR
+    assert body_type(b"\xff\x00\r\n") == "BINARYMIME"
