@@ -343,16 +343,20 @@ class SMTPSession(Session):
             reasons = "; ".join(f"{r}: {reply}" for r, reply in result.rejected.items())
             self.fail(errors.CommandFailed, f"every recipient was refused: {reasons}")
         async with self.step("BDAT"):
-            chunks = [data[at : at + CHUNK_SIZE] for at in range(0, len(data), CHUNK_SIZE)]
-            chunks = chunks or [b""]
-            last = len(chunks) - 1
+            # Each chunk is cut from the message as it goes, and the transport drains
+            # between chunks, so that a large message is never held twice.
+            starts = range(0, len(data), CHUNK_SIZE) or range(1)  # empty: one empty LAST
+            last = len(starts) - 1
             if "PIPELINING" in self.extensions:
-                for index, chunk in enumerate(chunks):
+                for index, at in enumerate(starts):
+                    chunk = data[at : at + CHUNK_SIZE]
                     self.stream.write(self.engine.send_bdat(chunk, last=index == last))
-                chunk_replies = [(await self._answer()).reply for _ in chunks]
+                    await self.stream.drain()
+                chunk_replies = [(await self._answer()).reply for _ in starts]
             else:
                 chunk_replies = []
-                for index, chunk in enumerate(chunks):
+                for index, at in enumerate(starts):
+                    chunk = data[at : at + CHUNK_SIZE]
                     self.stream.write(self.engine.send_bdat(chunk, last=index == last))
                     chunk_replies.append((await self._answer()).reply)
                     if chunk_replies[-1].code != 250:
@@ -360,7 +364,7 @@ class SMTPSession(Session):
             result.reply = chunk_replies[-1]
             failed = next((reply for reply in chunk_replies if reply.code != 250), None)
             if failed is not None:
-                if failed is not chunk_replies[-1] or len(chunk_replies) < len(chunks):
+                if failed is not chunk_replies[-1] or len(chunk_replies) < len(starts):
                     await self._command("RSET")  # the transaction is still open
                 self.fail(errors.CommandFailed, f"message refused: {failed}")
         return result
