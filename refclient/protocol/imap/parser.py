@@ -38,6 +38,14 @@ _WORD = re.compile(rb" *([^ ]*)")
 _NILS = frozenset(bytes(letters) for letters in product(b"Nn", b"Ii", b"Ll"))
 #: First octets of tokens that are no value: controls, ``{`` ``[`` ``]`` and DEL.
 _SPECIAL_FIRST = frozenset([*range(0x20), 0x7B, 0x5B, 0x5D, 0x7F])
+#: NIL in every case, as a word of :func:`_plain_tokens`.
+_NIL_WORDS = frozenset(nil.decode("ascii") for nil in _NILS)
+#: Shortest line piece worth :func:`_plain_tokens`: its few bytes operations cost
+#: more than the pattern's scan of a piece such as ``)`` or ``UID 7 FLAGS (\\Seen)``.
+_PLAIN_MIN = 48
+#: The octets of a line piece's common shape outside quoted strings: printable
+#: ASCII and space, without ``[``, ``]`` and ``{`` (:func:`_plain_tokens`).
+_PLAIN_OCTETS = bytes(octet for octet in range(0x20, 0x7F) if octet not in b"[]{")
 _TAGGED_STATUS = frozenset({"OK", "NO", "BAD"})
 
 #: Status words of a status response (RFC 3501 section 7.1).
@@ -150,11 +158,13 @@ def _status_rest(frame: Frame, position: int, max_nesting: int) -> tuple[Respons
 def parse_values(frame: Frame, position: int = 0, *, max_nesting: int) -> list[Value]:
     """Every value of ``frame`` from ``position`` of its first line on, with lists nested.
 
-    Each line piece is cut into tokens by one compiled pattern (:data:`_TOKEN`,
-    the scan runs in C); the loop below only dispatches on each token's first
-    octet. A literal is the value between two line pieces (RFC 3501 section
-    4.3). An octet that starts no token (``{`` inside a line, ``]``, a control
-    character, an unterminated quoted string) is an error.
+    A line piece in the common shape (see :func:`_plain_tokens`) is cut by
+    C-speed bytes operations; any other piece by one compiled pattern
+    (:data:`_TOKEN`, the scan runs in C). Both give the same tokens, and
+    the loops below only dispatch on each token. A literal is the value
+    between two line pieces (RFC 3501 section 4.3). An octet that starts no
+    token (``{`` inside a line, ``]``, a control character, an unterminated
+    quoted string) is an error.
     """
     top: list[Value] = []
     current = top
@@ -162,49 +172,140 @@ def parse_values(frame: Frame, position: int = 0, *, max_nesting: int) -> list[V
     lines = frame.lines
     literals = frame.literals
     last = len(literals)
-    findall = _TOKEN.findall
-    nils = _NILS
-    specials = _SPECIAL_FIRST
     for index, line in enumerate(lines):
-        tokens = findall(line, position) if index == 0 else findall(line)
-        if index < last and tokens and tokens[-1] == b"~" and line[-1:] == b"~":
-            # The "~" of a literal8 (RFC 3516 section 4.2): the literal follows.
-            tokens.pop()
+        plain = (
+            _plain_tokens(line[position:] if position else line)
+            if len(line) - position >= _PLAIN_MIN
+            else None
+        )
         append = current.append
-        for token in tokens:
-            first = token[0]
-            if first == 0x28:  # (
-                if len(stack) >= max_nesting:
-                    raise _error(frame, f"lists nested deeper than {max_nesting}")
-                child: list[Value] = []
-                append(child)
-                stack.append(current)
-                current = child
-                append = current.append
-            elif first == 0x29:  # )
-                if not stack:
-                    raise _error(frame, "unbalanced ')'")
-                current = stack.pop()
-                append = current.append
-            elif first == 0x22:  # "
-                if len(token) < 2:
-                    raise _error(frame, "unterminated quoted string")
-                inner = token[1:-1]
-                append(_UNESCAPE.sub(rb"\1", inner) if b"\\" in inner else inner)
-            elif token in nils:
-                append(None)
-            elif first in specials and not (first == 0x5B and len(token) > 1):
-                if first == 0x5B:  # [
-                    raise _error(frame, "section without ']'")
-                raise _error(frame, f"unexpected octet {token[:1]!r}")
-            else:
-                append(token.decode("utf-8", "replace"))
+        if plain is not None:
+            words, strings = plain
+            if index < last and words and words[-1] == "~" and line[-1:] == b"~":
+                # The "~" of a literal8 (RFC 3516 section 4.2): the literal follows.
+                words.pop()
+            take = iter(strings).__next__
+            for word in words:
+                if word == "(":
+                    if len(stack) >= max_nesting:
+                        raise _error(frame, f"lists nested deeper than {max_nesting}")
+                    child: list[Value] = []
+                    append(child)
+                    stack.append(current)
+                    current = child
+                    append = current.append
+                elif word == ")":
+                    if not stack:
+                        raise _error(frame, "unbalanced ')'")
+                    current = stack.pop()
+                    append = current.append
+                elif word == '"':
+                    append(take())
+                elif word in _NIL_WORDS:
+                    append(None)
+                else:
+                    append(word)
+        else:
+            current = _tokenize_piece(
+                frame,
+                line,
+                position,
+                before_literal=index < last,
+                current=current,
+                stack=stack,
+                max_nesting=max_nesting,
+            )
+            append = current.append
         if index < last:
             append(literals[index])
         position = 0
     if stack:
         raise _error(frame, "unbalanced '('")
     return top
+
+
+def _plain_tokens(piece: bytes) -> tuple[list[str], list[bytes]] | None:
+    """The tokens of a line piece in the common shape, or None for the general tokenizer.
+
+    The common shape: printable ASCII outside quoted strings, with no ``[``,
+    ``]`` or ``{`` (so no section spec, no literal announcement, nothing to
+    refuse), and quoted strings without ``\\``, CR or LF (so no escapes,
+    RFC 3501 section 9 ``quoted``). Then each ``"`` opens or closes a string,
+    the strings are the odd pieces of a split on ``"``, and the rest splits
+    on spaces once parentheses are spaced out; each string's place is held
+    by the word ``"``. Atoms come out as ``str``, strings as ``bytes``: the
+    same values the general tokenizer gives for such a piece.
+    """
+    if b"[" in piece and b'"' not in piece:
+        return None  # a section spec such as BODY[] (no string to hold it): not this shape
+    parts = piece.split(b'"')
+    if not len(parts) & 1:
+        return None  # an unterminated quoted string: the general tokenizer reports it
+    strings = parts[1::2]
+    if strings:
+        joined = b"".join(strings)
+        if b"\\" in joined or b"\r" in joined or b"\n" in joined:
+            return None
+        outside = b' " '.join(parts[0::2])
+    else:
+        outside = piece
+    if outside.translate(None, _PLAIN_OCTETS):
+        return None
+    spaced = outside.replace(b"(", b" ( ").replace(b")", b" ) ")
+    return spaced.decode("ascii").split(), strings
+
+
+def _tokenize_piece(
+    frame: Frame,
+    line: bytes,
+    position: int,
+    *,
+    before_literal: bool,
+    current: list[Value],
+    stack: list[list[Value]],
+    max_nesting: int,
+) -> list[Value]:
+    """Add the values of one line piece (from ``position``) to ``current``, by :data:`_TOKEN`.
+
+    ``stack`` holds the open lists and is changed in place; returns the list
+    that is open at the end of the piece.
+    """
+    tokens = _TOKEN.findall(line, position)
+    if before_literal and tokens and tokens[-1] == b"~" and line[-1:] == b"~":
+        # The "~" of a literal8 (RFC 3516 section 4.2): the literal follows.
+        tokens.pop()
+    append = current.append
+    nils = _NILS
+    specials = _SPECIAL_FIRST
+    for token in tokens:
+        first = token[0]
+        if first == 0x28:  # (
+            if len(stack) >= max_nesting:
+                raise _error(frame, f"lists nested deeper than {max_nesting}")
+            child: list[Value] = []
+            append(child)
+            stack.append(current)
+            current = child
+            append = current.append
+        elif first == 0x29:  # )
+            if not stack:
+                raise _error(frame, "unbalanced ')'")
+            current = stack.pop()
+            append = current.append
+        elif first == 0x22:  # "
+            if len(token) < 2:
+                raise _error(frame, "unterminated quoted string")
+            inner = token[1:-1]
+            append(_UNESCAPE.sub(rb"\1", inner) if b"\\" in inner else inner)
+        elif token in nils:
+            append(None)
+        elif first in specials and not (first == 0x5B and len(token) > 1):
+            if first == 0x5B:  # [
+                raise _error(frame, "section without ']'")
+            raise _error(frame, f"unexpected octet {token[:1]!r}")
+        else:
+            append(token.decode("utf-8", "replace"))
+    return current
 
 
 def _parse_code(data: bytes, *, max_nesting: int) -> ResponseCode:
