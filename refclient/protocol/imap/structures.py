@@ -9,7 +9,6 @@ list they are given, instead of failing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -84,6 +83,17 @@ class Address:
     mailbox: str | None
     host: str | None
 
+    def __init__(
+        self, name: str | None, route: str | None, mailbox: str | None, host: str | None
+    ) -> None:
+        # Written out: the generated __init__ of a frozen dataclass sets each field
+        # through object.__setattr__, twice the cost for an object made per address.
+        fields = self.__dict__
+        fields["name"] = name
+        fields["route"] = route
+        fields["mailbox"] = mailbox
+        fields["host"] = host
+
     @property
     def email(self) -> str:
         """``mailbox@host`` (empty for group markers)."""
@@ -107,6 +117,32 @@ class Envelope:
     in_reply_to: str | None
     message_id: str | None
 
+    def __init__(  # noqa: PLR0917  (the ten fields of RFC 3501 section 7.4.2)
+        self,
+        date: str | None,
+        subject: str | None,
+        from_: tuple[Address, ...],
+        sender: tuple[Address, ...],
+        reply_to: tuple[Address, ...],
+        to: tuple[Address, ...],
+        cc: tuple[Address, ...],
+        bcc: tuple[Address, ...],
+        in_reply_to: str | None,
+        message_id: str | None,
+    ) -> None:
+        # Written out for speed, as Address.__init__.
+        fields = self.__dict__
+        fields["date"] = date
+        fields["subject"] = subject
+        fields["from_"] = from_
+        fields["sender"] = sender
+        fields["reply_to"] = reply_to
+        fields["to"] = to
+        fields["cc"] = cc
+        fields["bcc"] = bcc
+        fields["in_reply_to"] = in_reply_to
+        fields["message_id"] = message_id
+
 
 def _text(value: Value) -> str | None:
     """:func:`as_text`, with the common case (a string's octets) first."""
@@ -122,31 +158,47 @@ def _addresses(raw: Value) -> tuple[Address, ...]:
     if raw is None:
         return ()
     result = []
-    for entry in as_list(raw):
-        parts = entry if isinstance(entry, list) else as_list(entry)
+    for entry in raw if raw.__class__ is list else as_list(raw):
+        parts = entry if entry.__class__ is list else as_list(entry)
         if len(parts) != 4:
             raise RemoteProtocolError("ENVELOPE address without 4 fields")
         name, route, mailbox, host = parts
-        result.append(Address(_text(name), _text(route), _text(mailbox), _text(host)))
+        result.append(
+            Address(
+                None if name is None else _text(name),
+                None if route is None else _text(route),
+                mailbox.decode("utf-8", "replace")
+                if mailbox.__class__ is bytes
+                else _text(mailbox),
+                host.decode("utf-8", "replace") if host.__class__ is bytes else _text(host),
+            )
+        )
     return tuple(result)
 
 
 def parse_envelope(value: Value) -> Envelope:
-    """Convert a parsed ENVELOPE list."""
-    items = as_list(value)
+    """Convert a parsed ENVELOPE list.
+
+    Sender and Reply-To are most often the From list again (RFC 3501 section
+    7.4.2: the server fills them in from From when the header lacks them);
+    an equal list is converted once and its (immutable) tuple shared.
+    """
+    items = value if value.__class__ is list else as_list(value)
     if len(items) != 10:
         raise RemoteProtocolError(f"ENVELOPE with {len(items)} fields instead of 10")
+    date, subject, from_raw, sender_raw, reply_raw, to_raw, cc, bcc, in_reply_to, message_id = items
+    from_ = _addresses(from_raw)
     return Envelope(
-        _text(items[0]),
-        _text(items[1]),
-        _addresses(items[2]),
-        _addresses(items[3]),
-        _addresses(items[4]),
-        _addresses(items[5]),
-        _addresses(items[6]),
-        _addresses(items[7]),
-        _text(items[8]),
-        _text(items[9]),
+        None if date is None else _text(date),
+        None if subject is None else _text(subject),
+        from_,
+        from_ if sender_raw == from_raw else _addresses(sender_raw),
+        from_ if reply_raw == from_raw else _addresses(reply_raw),
+        _addresses(to_raw),
+        () if cc is None else _addresses(cc),
+        () if bcc is None else _addresses(bcc),
+        None if in_reply_to is None else _text(in_reply_to),
+        None if message_id is None else _text(message_id),
     )
 
 
@@ -168,6 +220,38 @@ class BodyStructure:
     language: tuple[str, ...] = ()
     location: str | None = None
 
+    def __init__(  # noqa: PLR0917  (the fields of RFC 3501 section 7.4.2's body)
+        self,
+        type: str,
+        subtype: str,
+        parameters: dict[str, str] | None = None,
+        id: str | None = None,
+        description: str | None = None,
+        encoding: str | None = None,
+        size: int | None = None,
+        lines: int | None = None,
+        parts: tuple[BodyStructure, ...] = (),
+        envelope: Envelope | None = None,
+        disposition: tuple[str, dict[str, str]] | None = None,
+        language: tuple[str, ...] = (),
+        location: str | None = None,
+    ) -> None:
+        # Written out for speed, as Address.__init__; no parameters is an empty dict.
+        fields = self.__dict__
+        fields["type"] = type
+        fields["subtype"] = subtype
+        fields["parameters"] = {} if parameters is None else parameters
+        fields["id"] = id
+        fields["description"] = description
+        fields["encoding"] = encoding
+        fields["size"] = size
+        fields["lines"] = lines
+        fields["parts"] = parts
+        fields["envelope"] = envelope
+        fields["disposition"] = disposition
+        fields["language"] = language
+        fields["location"] = location
+
     @property
     def is_multipart(self) -> bool:
         return self.type == "multipart"
@@ -181,12 +265,14 @@ class BodyStructure:
 
 
 def _parameters(value: Value, findings: list[Finding]) -> dict[str, str]:
-    items = as_list(value)
+    """A body parameter list ``("CHARSET" "US-ASCII")``: names lower case, NIL is empty."""
+    items = value if value.__class__ is list else as_list(value)
     if len(items) % 2:
         _note(findings, "imap.bodystructure-params", "odd parameter list", repr(items))
         items = items[:-1]
     return {
-        (_text(items[i]) or "").lower(): _text(items[i + 1]) or "" for i in range(0, len(items), 2)
+        (_text(name) or "").lower(): _text(text) or ""
+        for name, text in zip(items[0::2], items[1::2], strict=True)
     }
 
 
@@ -229,40 +315,56 @@ def parse_bodystructure(value: Value, findings: list[Finding], *, depth: int = 0
         raise RemoteProtocolError(f"body part with {len(items)} fields, at least 7 needed")
     main = (_text(items[0]) or "").lower()
     sub = (_text(items[1]) or "").lower()
-    size = as_int(items[6], findings=findings, what="body size")
+    size = _number(items[6], findings, "body size")
     rest = items[7:]
     envelope = None
     lines = None
     parts: tuple[BodyStructure, ...] = ()
-    if main == "message" and sub == "rfc822" and len(rest) >= 3:
+    if main == "text" and rest:
+        lines = _number(rest[0], findings, "line count")
+        rest = rest[1:]
+    elif main == "message" and sub == "rfc822" and len(rest) >= 3:
         envelope = parse_envelope(rest[0])
         parts = (parse_bodystructure(rest[1], findings, depth=depth + 1),)
-        lines = as_int(rest[2], findings=findings, what="line count")
+        lines = _number(rest[2], findings, "line count")
         rest = rest[3:]
-    elif main == "text" and rest:
-        lines = as_int(rest[0], findings=findings, what="line count")
-        rest = rest[1:]
     # Single-part extension data: md5, disposition, language, location.
-    disposition = _disposition(rest[1], findings) if len(rest) > 1 else None
+    disposition = None
     language: tuple[str, ...] = ()
-    if len(rest) > 2 and rest[2] is not None:
-        raw = rest[2]
-        language = tuple(_text(x) or "" for x in (raw if isinstance(raw, list) else [raw]))
+    location = None
+    if len(rest) > 1:
+        disposition = None if rest[1] is None else _disposition(rest[1], findings)
+        if len(rest) > 2 and rest[2] is not None:
+            raw = rest[2]
+            language = tuple(_text(x) or "" for x in (raw if isinstance(raw, list) else [raw]))
+        if len(rest) > 3 and rest[3] is not None:
+            location = _text(rest[3])
+    parameters = items[2]
+    identifier = items[3]
+    description = items[4]
+    encoding = items[5]
     return BodyStructure(
-        type=main,
-        subtype=sub,
-        parameters=_parameters(items[2], findings),
-        id=_text(items[3]),
-        description=_text(items[4]),
-        encoding=_text(items[5]),
-        size=size,
-        lines=lines,
-        parts=parts,
-        envelope=envelope,
-        disposition=disposition,
-        language=language,
-        location=_text(rest[3]) if len(rest) > 3 else None,
+        main,
+        sub,
+        {} if parameters is None else _parameters(parameters, findings),
+        None if identifier is None else _text(identifier),
+        None if description is None else _text(description),
+        None if encoding is None else _text(encoding),
+        size,
+        lines,
+        parts,
+        envelope,
+        disposition,
+        language,
+        location,
     )
+
+
+def _number(value: Value, findings: list[Finding], what: str) -> int:
+    """:func:`as_int`, with the common case (an atom of decimal digits) first."""
+    if value.__class__ is str and value.isdecimal():
+        return int(value)
+    return as_int(value, findings=findings, what=what)
 
 
 @dataclass
@@ -317,25 +419,37 @@ def parse_fetch(number: int, value: list[Value], findings: list[Finding]) -> Fet
     """Convert ``* n FETCH (...)``'s list into :class:`FetchData`.
 
     A body section whose value is missing (Yandex sometimes writes
-    ``BODY[1] UID 5``) is kept as None and reported, not fatal. Items are
-    typed by a table keyed by their upper-case name (:data:`_FETCH_ITEMS`);
-    body sections and unknown items take the general path.
+    ``BODY[1] UID 5``) is kept as None and reported, not fatal. The most
+    frequent items (:data:`_COMMON_ITEMS`) are typed right here; body
+    sections and the other items take the general path.
     """
     items = as_list(value[0]) if len(value) == 1 and isinstance(value[0], list) else value
     data = FetchData(number)
     index = 0
     count = len(items)
-    table = _FETCH_ITEMS
+    common = _COMMON_ITEMS
     while index < count:
         name_value = items[index]
         if name_value.__class__ is not str:
             raise RemoteProtocolError(f"FETCH item name {name_value!r} is not an atom"[:200])
-        name = name_value.upper()
-        handler = table.get(name)
-        if handler is not None and index + 1 < count:
-            handler(data, items[index + 1], findings)
+        kind = common.get(name_value)
+        if kind is None:
+            kind = common.get(name_value.upper())
+        if kind is not None and index + 1 < count:
+            item = items[index + 1]
             index += 2
+            if kind == _UID:
+                data.uid = _number(item, findings, "UID")
+            elif kind == _FLAGS:
+                data.flags = _flags(item)
+            elif kind == _SIZE:
+                data.size = _number(item, findings, "RFC822.SIZE")
+            elif kind == _ENVELOPE:
+                data.envelope = parse_envelope(item)
+            else:
+                data.bodystructure = parse_bodystructure(item, findings)
             continue
+        name = name_value.upper()
         is_section = _is_section(name)
         missing = index + 1 >= count or (is_section and isinstance(items[index + 1], str))
         if missing and not is_section:
@@ -350,41 +464,28 @@ def parse_fetch(number: int, value: list[Value], findings: list[Finding]) -> Fet
     return data
 
 
-def _fetch_uid(data: FetchData, item: Value, findings: list[Finding]) -> None:
-    if item.__class__ is str and item.isdigit():
-        data.uid = int(item)
-    else:
-        data.uid = as_int(item, findings=findings, what="UID")
-
-
-def _fetch_flags(data: FetchData, item: Value, findings: list[Finding]) -> None:
-    data.flags = tuple(as_text(flag) or "" for flag in as_list(item))
-
-
-def _fetch_size(data: FetchData, item: Value, findings: list[Finding]) -> None:
-    if item.__class__ is str and item.isdigit():
-        data.size = int(item)
-    else:
-        data.size = as_int(item, findings=findings, what="RFC822.SIZE")
-
-
-def _fetch_envelope(data: FetchData, item: Value, findings: list[Finding]) -> None:
-    data.envelope = parse_envelope(item)
-
-
-def _fetch_bodystructure(data: FetchData, item: Value, findings: list[Finding]) -> None:
-    data.bodystructure = parse_bodystructure(item, findings)
-
-
-#: The most frequent FETCH items, typed without the general path's checks.
-_FETCH_ITEMS: dict[str, Callable[[FetchData, Value, list[Finding]], None]] = {
-    "UID": _fetch_uid,
-    "FLAGS": _fetch_flags,
-    "RFC822.SIZE": _fetch_size,
-    "ENVELOPE": _fetch_envelope,
-    "BODYSTRUCTURE": _fetch_bodystructure,
-    "BODY": _fetch_bodystructure,
+_UID, _FLAGS, _SIZE, _ENVELOPE, _BODYSTRUCTURE = range(5)
+#: The most frequent FETCH items by their upper-case name, typed in :func:`parse_fetch`.
+_COMMON_ITEMS = {
+    "UID": _UID,
+    "FLAGS": _FLAGS,
+    "RFC822.SIZE": _SIZE,
+    "ENVELOPE": _ENVELOPE,
+    "BODYSTRUCTURE": _BODYSTRUCTURE,
+    "BODY": _BODYSTRUCTURE,
 }
+
+
+def _flags(item: Value) -> tuple[str, ...]:
+    """A FLAGS list (RFC 3501 section 7.4.2): atoms, taken as they are."""
+    if item.__class__ is list:
+        flags = tuple(item)
+        for flag in flags:
+            if flag.__class__ is not str:
+                break
+        else:
+            return flags  # type: ignore[return-value]
+    return tuple(as_text(flag) or "" for flag in as_list(item))
 
 
 def _fetch_item(
