@@ -23,7 +23,7 @@ import asyncio
 import enum
 import io
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 #: The end of the mail data, RFC 5321 section 4.1.1.4.
 END = b"\r\n.\r\n"
@@ -181,6 +181,43 @@ def _partial_end(data: bytes) -> int:
     return 0
 
 
+class Decoder(Protocol):
+    """What a :class:`DataSink` feeds: the dot-terminated data, or a BDAT chunk of known size."""
+
+    @property
+    def done(self) -> bool:
+        """Whether the data has ended."""
+        ...
+
+    def feed(self, data: bytes) -> int:
+        """Take octets; returns how many belong to the data (all, until it ends)."""
+        ...
+
+
+class CountedChunk:
+    """Exactly ``size`` octets: a BDAT chunk (RFC 3030 section 2), the size says where it ends.
+
+    Each piece goes into ``into`` as it arrives (None: the chunk is read and dropped).
+    """
+
+    def __init__(self, size: int, into: io.BytesIO | None) -> None:
+        self.remaining = size
+        self._into = into
+
+    @property
+    def done(self) -> bool:
+        """Whether every octet of the chunk has been read."""
+        return not self.remaining
+
+    def feed(self, data: bytes) -> int:
+        """Take octets of the chunk; returns how many belong to it."""
+        taken = min(len(data), self.remaining)
+        if self._into is not None and taken:
+            self._into.write(data if taken == len(data) else memoryview(data)[:taken])
+        self.remaining -= taken
+        return taken
+
+
 class DataSink:
     """The mail data straight from the connection, past aiosmtpd's stream.
 
@@ -201,7 +238,7 @@ class DataSink:
 
     def __init__(
         self,
-        decoder: DotDataDecoder,
+        decoder: Decoder,
         reader: asyncio.StreamReader,
         *,
         on_progress: Callable[[], object] | None = None,
@@ -248,14 +285,15 @@ def _buffered(reader: asyncio.StreamReader) -> bytes:
     return bytes(buffer)
 
 
-async def receive(server: Any, decoder: DotDataDecoder) -> bool:
-    """Feed ``decoder`` the data up to its end line; False if the client left first.
+async def receive(server: Any, decoder: Decoder) -> bool:
+    """Feed ``decoder`` the data up to its end; False if the client left first.
 
     ``server`` is the :class:`~fakeservers.smtp.server.SubmissionSMTP` whose
-    ``data_sink`` the connection feeds. Octets the client sent before the
-    354 reply are already in aiosmtpd's stream: they are decoded first, and
-    only as many are taken from the stream as belong to the data. The rest
-    comes through a :class:`DataSink`, never through the stream.
+    ``data_sink`` the connection feeds. Octets that came with the command
+    (pipelined, or sent before a 354 reply) are already in aiosmtpd's
+    stream: they are decoded first, and only as many are taken from the
+    stream as belong to the data. The rest comes through a
+    :class:`DataSink`, never through the stream.
     """
     reader: asyncio.StreamReader = server._reader
     early = _buffered(reader)

@@ -21,16 +21,15 @@ defines those methods and delegates here:
 
 from __future__ import annotations
 
-import asyncio
+import io
 import re
 from typing import Any
 
+from fakeservers.smtp.dot_data import CountedChunk, receive
 from fakeservers.smtp.handler import SubmissionHandler
 from fakeservers.smtp.record import ClientFinding
 
 _BDAT = re.compile(r"(\d{1,18})(?: +(LAST))?", re.IGNORECASE)
-#: Octets read from the socket at a time while consuming a BDAT chunk.
-_READ_SIZE = 64 * 1024
 
 #: Finding id and reference for octets pipelined after each group-ending command.
 _GROUP_ENDS: dict[str, tuple[str, str, str]] = {
@@ -151,46 +150,35 @@ async def bdat(server: Any, arg: str | None) -> None:
         error = "503 5.5.1 Error: need MAIL and RCPT before BDAT"
     elif state.failed is not None:
         error = state.failed
-    elif limit and len(state.chunks or b"") + size > limit:
+    elif limit and state.chunk_octets + size > limit:
         # RFC 3030 section 2 / RFC 1870: too much data; the rest of the transaction fails.
         error = "552 5.3.4 Error: Too much mail data"
         state.failed = "503 5.5.1 Transaction failed earlier; send RSET"
-        state.chunks = bytearray()
-    chunk = await _read_chunk(server, size, keep=error is None)
-    if chunk is None:
+        state.chunks = io.BytesIO()
+        state.chunk_octets = 0
+    if error is None and state.chunks is None:
+        # The stored copy starts with the trace fields (RFC 5321 section 4.4); the chunks
+        # are written behind them as they arrive and handed over at LAST without a copy.
+        state.chunks = io.BytesIO()
+        state.chunks.write(handler.trace_fields(server.session, envelope))
+    # Read even when refused, so that the session stays in step (RFC 3030 section 2).
+    if not await receive(server, CountedChunk(size, state.chunks if error is None else None)):
+        if server.transport is not None:
+            server.transport.close()
         return  # the connection ended inside the chunk
     if error is not None:
         if last and envelope.mail_from:
             server._set_post_data_state()
         await server.push(error)
         return
-    if state.chunks is None:
-        state.chunks = bytearray()
-    state.chunks += chunk
+    state.chunk_octets += size
     if not last:
         await server.push(f"250 2.0.0 {size} octets received")
         return
-    envelope.original_content = bytes(state.chunks)
-    envelope.content = envelope.original_content
+    assert state.chunks is not None  # written above
+    stored = state.chunks.getvalue()
+    content = memoryview(stored)[len(stored) - state.chunk_octets :]
+    envelope.original_content = envelope.content = content
     status = await server._call_handler_hook("DATA")
     server._set_post_data_state()
     await server.push(status)
-
-
-async def _read_chunk(server: Any, size: int, *, keep: bool) -> bytes | None:
-    """Exactly ``size`` octets from the client (kept or discarded); None if it went away."""
-    kept = bytearray()
-    remaining = size
-    reader: asyncio.StreamReader = server._reader
-    try:
-        while remaining:
-            piece = await reader.readexactly(min(remaining, _READ_SIZE))
-            remaining -= len(piece)
-            if keep:
-                kept += piece
-            server._reset_timeout()  # a long chunk is activity, not idleness
-    except (asyncio.IncompleteReadError, ConnectionError):
-        if server.transport is not None:
-            server.transport.close()
-        return None
-    return bytes(kept)

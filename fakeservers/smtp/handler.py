@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,8 +78,11 @@ class TransactionState:
 
     parameters: MailParameters = field(default_factory=MailParameters)
     recipients: list[RecipientParameters] = field(default_factory=list)
-    #: The BDAT chunks received so far (RFC 3030); None while no BDAT came.
-    chunks: bytearray | None = None
+    #: The stored copy so far: trace fields, then the BDAT chunks received (RFC 3030);
+    #: None while no BDAT came.
+    chunks: io.BytesIO | None = None
+    #: Octets of the BDAT chunks received so far (the stored copy without its trace fields).
+    chunk_octets: int = 0
     #: The reply to every further BDAT once a chunk failed (RFC 3030 section 2).
     failed: str | None = None
     #: Return-Path and Received of the stored copy, once computed (:meth:`trace_fields`).

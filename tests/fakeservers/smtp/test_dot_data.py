@@ -8,13 +8,14 @@ split, and never takes an octet past the end line.
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fakeservers.smtp.dot_data import DataSink, DotDataDecoder, Outcome
+from fakeservers.smtp.dot_data import CountedChunk, DataSink, DotDataDecoder, Outcome
 from refclient.protocol.smtp.data import stuff
 
 LINE_LIMIT = 1000
@@ -169,3 +170,13 @@ def test_an_end_line_first_leaves_the_prefix_alone() -> None:
     decoder = DotDataDecoder(size_limit=None, line_limit=LINE_LIMIT, prefix=b"R: x\r\n")
     assert decoder.feed(b".\r\nQUIT\r\n") == 3
     assert decoder.message() == b"R: x\r\n"
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_counted_chunk_takes_exactly_its_size(keep: bool) -> None:
+    into = io.BytesIO() if keep else None
+    chunk = CountedChunk(10, into)
+    assert chunk.feed(b"0123") == 4 and not chunk.done
+    assert chunk.feed(b"456789BDAT") == 6 and chunk.done
+    assert chunk.feed(b"more") == 0
+    assert (into.getvalue() if into is not None else None) == (b"0123456789" if keep else None)

@@ -94,6 +94,38 @@ def test_pipelined_bdat_and_empty_last_chunk(smtp_server: FakeMailServers, wire:
     assert submission_record(smtp_server.store).findings == []  # BDAT may be pipelined
 
 
+@pytest.mark.parametrize("piece", [1, 7, 70_000])
+def test_a_bdat_chunk_in_any_writes_ends_at_its_size(
+    smtp_server: FakeMailServers, wire: SmtpWire, piece: int
+) -> None:
+    message = b"Subject: chunk\r\n\r\n" + bytes(range(256)) * 600  # 150 KiB, any octets
+    assert wire.command(f"MAIL FROM:<{ALICE}> BODY=BINARYMIME").startswith(b"250 ")
+    assert wire.command(f"RCPT TO:<{BOB}>").startswith(b"250 ")
+    wire.send(f"BDAT {len(message)} LAST\r\n".encode())
+    rest = message + b"NOOP\r\n"  # the next command right behind the chunk
+    for at in range(0, len(rest), piece):
+        wire.send(rest[at : at + piece])
+    assert wire.reply().startswith(b"250 2.6.0 ")
+    assert wire.reply() == b"250 2.0.0 OK\r\n"
+    assert bob_inbox(smtp_server) == [message]
+
+
+def test_a_client_leaving_inside_a_chunk_delivers_nothing(smtp_server: FakeMailServers) -> None:
+    for _ in range(2):
+        leaving = SmtpWire(smtp_server, "submissions")
+        leaving.login()
+        assert leaving.command(f"MAIL FROM:<{ALICE}>").startswith(b"250 ")
+        assert leaving.command(f"RCPT TO:<{BOB}>").startswith(b"250 ")
+        leaving.send(b"BDAT 100000 LAST\r\n" + b"x" * 50_000)
+        leaving.close()
+    steady = SmtpWire(smtp_server, "submissions")
+    steady.login()
+    assert steady.command("NOOP") == b"250 2.0.0 OK\r\n"
+    steady.close()
+    assert bob_inbox(smtp_server) == []
+    assert submission_record(smtp_server.store).transactions == []
+
+
 def test_bdat_without_transaction_is_refused_and_its_chunk_consumed(
     smtp_server: FakeMailServers, wire: SmtpWire
 ) -> None:
