@@ -11,6 +11,8 @@ read to the end, then answer 552 or 500). :func:`receive` feeds it the
 pieces the connection receives (:class:`DataSink`), not through aiosmtpd's
 stream, and gives back to that stream what follows the end line, so that
 commands pipelined after the data (RFC 2920) stay for the command loop.
+BDAT chunks (RFC 3030) are read the same way, by a :class:`CountedChunk`
+that takes exactly the announced size.
 
 Copies are kept few, since a message may be tens of megabytes: the decoder
 copies each piece it is given once, into the buffer that becomes the message

@@ -23,7 +23,7 @@ closing the listener closes every session; ``_create_session`` returns a
 :class:`QuietSession`, so that each successful AUTH does not log aiosmtpd's
 deprecation warning about ``Session.login_data`` (which aiosmtpd itself sets).
 ``data_received`` (an ``asyncio.Protocol`` method) hands the octets of a
-message being sent by DATA straight to the DATA reader's
+message being sent by DATA or BDAT straight to the reader's
 :class:`~fakeservers.smtp.dot_data.DataSink` rather than through aiosmtpd's
 line stream, which would copy each octet twice more.
 
@@ -110,7 +110,8 @@ class SubmissionSMTP(SMTP):
         #: Applies the fault rules to this connection; None when no rule concerns it. Before
         #: aiosmtpd has a transport (implicit TLS, handshake pending) it writes to the layer.
         self.wire = Wire(rules, self._wire_transport) if rules else None
-        #: While DATA is read, where received octets go instead of aiosmtpd's stream.
+        #: While a DATA or BDAT payload is read, where received octets go instead of
+        #: aiosmtpd's stream.
         self.data_sink: DataSink | None = None
 
     def _wire_transport(self) -> asyncio.BaseTransport | None:
