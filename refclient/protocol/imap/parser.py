@@ -102,6 +102,13 @@ def parse_frame(frame: Frame, *, max_nesting: int) -> Response:
     first = frame.lines[0]
     if first[:1] == b"+":
         return Continuation(first[2:] if first[:2] == b"+ " else first[1:])
+    if first[:2] == b"* ":
+        # The bulk of a session's responses, "* n FETCH (...)", read without patterns.
+        end = first.find(b" ", 2)
+        digits = first[2:end]
+        if digits.isdigit() and first[end + 1 : end + 7] == b"FETCH ":
+            values = parse_values(frame, end + 6, max_nesting=max_nesting)
+            return Untagged("FETCH", int(digits), values)
     match = _WORD.match(first)
     tag = match.group(1).decode("ascii", "replace")  # type: ignore[union-attr]
     if not tag:
@@ -185,23 +192,26 @@ def parse_values(frame: Frame, position: int = 0, *, max_nesting: int) -> list[V
                 # The "~" of a literal8 (RFC 3516 section 4.2): the literal follows.
                 words.pop()
             take = iter(strings).__next__
-            for word in words:
-                if word == "(":
+            nils = _NIL_WORDS
+            for word in words:  # most frequent first: NIL, strings, lists (ENVELOPE)
+                if word == "NIL":
+                    append(None)
+                elif word == '"':
+                    append(take())
+                elif word == "(":
                     if len(stack) >= max_nesting:
                         raise _error(frame, f"lists nested deeper than {max_nesting}")
                     child: list[Value] = []
                     append(child)
                     stack.append(current)
                     current = child
-                    append = current.append
+                    append = child.append
                 elif word == ")":
                     if not stack:
                         raise _error(frame, "unbalanced ')'")
                     current = stack.pop()
                     append = current.append
-                elif word == '"':
-                    append(take())
-                elif word in _NIL_WORDS:
+                elif word in nils:  # NIL in another case
                     append(None)
                 else:
                     append(word)

@@ -270,10 +270,10 @@ def _parameters(value: Value, findings: list[Finding]) -> dict[str, str]:
     if len(items) % 2:
         _note(findings, "imap.bodystructure-params", "odd parameter list", repr(items))
         items = items[:-1]
-    return {
-        (_text(name) or "").lower(): _text(text) or ""
-        for name, text in zip(items[0::2], items[1::2], strict=True)
-    }
+    parameters = {}
+    for index in range(0, len(items), 2):
+        parameters[(_text(items[index]) or "").lower()] = _text(items[index + 1]) or ""
+    return parameters
 
 
 def _disposition(value: Value, findings: list[Finding]) -> tuple[str, dict[str, str]] | None:

@@ -18,9 +18,11 @@ from refclient.protocol.errors import RemoteProtocolError
 from refclient.protocol.imap.framing import Frame
 from refclient.protocol.imap.parser import (
     _PLAIN_MIN,
+    Untagged,
     Value,
     _plain_tokens,
     _tokenize_piece,
+    parse_frame,
     parse_values,
 )
 
@@ -158,3 +160,34 @@ def test_other_shapes_are_left_to_the_general_pattern(piece: bytes) -> None:
 def test_malformed_common_shapes_raise_as_before(piece: bytes, message: str) -> None:
     with pytest.raises(RemoteProtocolError, match=re.escape(message)):
         parse_values(Frame((piece,), ()), max_nesting=NESTING)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"* 12 FETCH (UID 7 FLAGS (\\Seen))",
+        b"* 12  FETCH (UID 7 FLAGS (\\Seen))",
+        b"* 12 fetch (UID 7 FLAGS (\\Seen))",
+        b"* 12 Fetch  (UID 7 FLAGS (\\Seen))",
+    ],
+)
+def test_fetch_responses_are_read_alike_however_spaced_or_cased(line: bytes) -> None:
+    event = parse_frame(Frame((line,), ()), max_nesting=NESTING)
+    assert event == Untagged("FETCH", 12, [["UID", "7", "FLAGS", ["\\Seen"]]])
+
+
+@pytest.mark.parametrize(
+    ("line", "name", "number"),
+    [
+        (b"* 12 FETCH", "FETCH", 12),
+        (b"* 12 FETCHED (X)", "FETCHED", 12),
+        (b"* 1x FETCH (X)", "1X", None),
+        (b"* \xd9\xa3 FETCH (X)", "\ufffd\ufffd", None),
+    ],
+)
+def test_other_numbered_lines_are_not_taken_for_fetch(
+    line: bytes, name: str, number: int | None
+) -> None:
+    event = parse_frame(Frame((line,), ()), max_nesting=NESTING)
+    assert isinstance(event, Untagged)
+    assert (event.name, event.number) == (name, number)
