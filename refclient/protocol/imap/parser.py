@@ -77,6 +77,15 @@ class Tagged:
     code: ResponseCode | None
     text: str
 
+    def __init__(self, tag: str, status: str, code: ResponseCode | None, text: str) -> None:
+        # Written out: the generated __init__ of a frozen dataclass sets each field
+        # through object.__setattr__, several times the cost for an object per response.
+        fields = self.__dict__
+        fields["tag"] = tag
+        fields["status"] = status
+        fields["code"] = code
+        fields["text"] = text
+
 
 @dataclass(frozen=True)
 class Untagged:
@@ -87,6 +96,22 @@ class Untagged:
     values: list[Value] = field(default_factory=list)
     code: ResponseCode | None = None
     text: str = ""
+
+    def __init__(
+        self,
+        name: str,
+        number: int | None = None,
+        values: list[Value] | None = None,
+        code: ResponseCode | None = None,
+        text: str = "",
+    ) -> None:
+        # Written out for speed, as Tagged.__init__; no values is an empty list.
+        fields = self.__dict__
+        fields["name"] = name
+        fields["number"] = number
+        fields["values"] = [] if values is None else values
+        fields["code"] = code
+        fields["text"] = text
 
     @property
     def is_status(self) -> bool:

@@ -459,8 +459,14 @@ def parse_fetch(number: int, value: list[Value], findings: list[Finding]) -> Fet
             data.sections[name_value] = None
             index += 1
             continue
-        _fetch_item(data, name, name_value, items[index + 1], findings)
+        item = items[index + 1]
         index += 2
+        if is_section:  # a string (a str value was taken as missing above) or NIL
+            if isinstance(item, list | str):
+                raise RemoteProtocolError(f"{name_value} is a list, not a string"[:200])
+            data.sections[name_value] = item
+        else:
+            _fetch_item(data, name, name_value, item, findings)
     return data
 
 
