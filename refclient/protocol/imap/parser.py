@@ -46,6 +46,8 @@ _PLAIN_MIN = 48
 #: The octets of a line piece's common shape outside quoted strings: printable
 #: ASCII and space, without ``[``, ``]`` and ``{`` (:func:`_plain_tokens`).
 _PLAIN_OCTETS = bytes(octet for octet in range(0x20, 0x7F) if octet not in b"[]{")
+#: The octets of a quoted string in the common shape: any but ``\\``, CR and LF.
+_QUOTED_OCTETS = bytes(octet for octet in range(0x100) if octet not in b"\\\r\n")
 _TAGGED_STATUS = frozenset({"OK", "NO", "BAD"})
 
 #: Status words of a status response (RFC 3501 section 7.1).
@@ -278,9 +280,8 @@ def _plain_tokens(piece: bytes) -> tuple[list[str], list[bytes]] | None:
         return None  # an unterminated quoted string: the general tokenizer reports it
     strings = parts[1::2]
     if strings:
-        joined = b"".join(strings)
-        if b"\\" in joined or b"\r" in joined or b"\n" in joined:
-            return None
+        if b"".join(strings).translate(None, _QUOTED_OCTETS):
+            return None  # an escape, CR or LF
         outside = b' " '.join(parts[0::2])
     else:
         outside = piece

@@ -293,10 +293,10 @@ def parse_bodystructure(value: Value, findings: list[Finding], *, depth: int = 0
     """Convert a parsed BODY / BODYSTRUCTURE list (lenient; deviations become findings)."""
     if depth > MAX_PART_DEPTH:
         raise RemoteProtocolError(f"BODYSTRUCTURE parts nested deeper than {MAX_PART_DEPTH}")
-    items = as_list(value)
+    items = value if value.__class__ is list else as_list(value)
     if not items:
         raise RemoteProtocolError("empty BODYSTRUCTURE")
-    if isinstance(items[0], list):
+    if items[0].__class__ is list:
         children = []
         index = 0
         while index < len(items) and isinstance(items[index], list):
@@ -313,8 +313,17 @@ def parse_bodystructure(value: Value, findings: list[Finding], *, depth: int = 0
         )
     if len(items) < 7:
         raise RemoteProtocolError(f"body part with {len(items)} fields, at least 7 needed")
-    main = (_text(items[0]) or "").lower()
-    sub = (_text(items[1]) or "").lower()
+    main_value, sub_value = items[0], items[1]
+    main = (
+        main_value.decode("utf-8", "replace")
+        if main_value.__class__ is bytes
+        else _text(main_value) or ""
+    ).lower()
+    sub = (
+        sub_value.decode("utf-8", "replace")
+        if sub_value.__class__ is bytes
+        else _text(sub_value) or ""
+    ).lower()
     size = _number(items[6], findings, "body size")
     rest = items[7:]
     envelope = None

@@ -8,6 +8,7 @@ same values, or the same RemoteProtocolError.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -18,6 +19,7 @@ from refclient.protocol.errors import RemoteProtocolError
 from refclient.protocol.imap.framing import Frame
 from refclient.protocol.imap.parser import (
     _PLAIN_MIN,
+    Tagged,
     Untagged,
     Value,
     _plain_tokens,
@@ -191,3 +193,21 @@ def test_other_numbered_lines_are_not_taken_for_fetch(
     event = parse_frame(Frame((line,), ()), max_nesting=NESTING)
     assert isinstance(event, Untagged)
     assert (event.name, event.number) == (name, number)
+
+
+def test_responses_stay_frozen_with_their_defaults() -> None:
+    untagged = Untagged("EXISTS", 3)
+    assert (untagged.values, untagged.code, untagged.text) == ([], None, "")
+    assert untagged.values is not Untagged("EXISTS", 3).values
+    assert untagged == Untagged(name="EXISTS", number=3, values=[], code=None, text="")
+    assert dataclasses.replace(untagged, number=4).number == 4
+    tagged = Tagged("A1", "OK", None, "done")
+    assert tagged == Tagged("A1", "OK", None, "done")
+    assert repr(tagged) == "Tagged(tag='A1', status='OK', code=None, text='done')"
+
+
+def test_responses_refuse_assignment() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Untagged("EXISTS", 3).number = 4  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Tagged("A1", "OK", None, "done").status = "NO"  # type: ignore[misc]
