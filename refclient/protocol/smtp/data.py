@@ -31,11 +31,16 @@ def stuffed_pieces(message: bytes, piece_size: int = PIECE_SIZE) -> Iterator[byt
 
     A large message is sent piece by piece, so that it is never copied whole:
     each piece is cut after a line feed (where a line may start with a dot),
-    is copied only once (its slice of ``message``), and is searched for a
-    dot once at memchr speed; only a piece with a dot is searched for lines
-    that start with one, and only a piece with such lines is stuffed.
+    is copied once (its slice of ``message``), and is searched for a dot once
+    at memchr speed; only a piece with a dot is searched for lines that start
+    with one, and only a piece with such lines is stuffed. The terminator
+    goes with the last piece, so that a small message is one piece.
     """
     size = len(message)
+    terminator = (b"" if message.endswith(b"\r\n") else b"\r\n") + b".\r\n"
+    if not size:
+        yield terminator
+        return
     start = 0
     while start < size:
         end = start + piece_size
@@ -44,18 +49,16 @@ def stuffed_pieces(message: bytes, piece_size: int = PIECE_SIZE) -> Iterator[byt
         else:
             cut = message.rfind(b"\n", start, end)
             end = cut + 1 if cut >= 0 else (message.find(b"\n", end) + 1 or size)
-        # A piece starts a line when the message does, or after a CRLF: a dot
-        # there is doubled like any other line's first dot (section 4.5.2).
-        if message.startswith(b".", start) and (
-            start == 0 or message.startswith(b"\r\n", start - 2)
-        ):
-            yield b"."
         piece = message[start:end]
         if message.find(b".", start, end) >= 0:
             piece = piece.replace(_LINE_DOT, _LINE_DOTS)
-        yield piece
+            # A piece starts a line when the message does, or after a CRLF: a dot
+            # there is doubled like any other line's first dot (section 4.5.2).
+            line_start = start == 0 or message.startswith(b"\r\n", start - 2)
+            if line_start and message.startswith(b".", start):
+                piece = b"." + piece
+        yield piece + terminator if end == size else piece
         start = end
-    yield (b"" if message.endswith(b"\r\n") else b"\r\n") + b".\r\n"
 
 
 def unstuff(payload: bytes) -> bytes:

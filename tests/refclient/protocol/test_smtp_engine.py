@@ -137,14 +137,17 @@ def test_pieces_are_cut_after_line_ends_and_only_dotted_ones_change() -> None:
     lines[10] = b".dot\r\n"
     message = b"".join(lines)
     pieces = list(stuffed_pieces(message, 30))
-    *body, terminator = pieces
-    assert terminator == b".\r\n"
-    assert all(piece.endswith(b"\n") for piece in body)
-    assert b"".join(body) != message  # the dot line was doubled...
-    assert b"".join(body).replace(b"\r\n..", b"\r\n.") == message  # ...and nothing else
-    assert b"".join(stuffed_pieces(message.replace(b".dot", b"xdot"), 30)) == (
-        message.replace(b".dot", b"xdot") + b".\r\n"
-    )
+    assert len(pieces) > 1 and all(piece.endswith(b"\n") for piece in pieces)
+    body = b"".join(pieces).removesuffix(b".\r\n")  # the terminator ends the last piece
+    assert body != message  # the dot line was doubled...
+    assert body.replace(b"\r\n..", b"\r\n.") == message  # ...and nothing else
+    plain = message.replace(b".dot", b"xdot")
+    assert b"".join(stuffed_pieces(plain, 30)) == plain + b".\r\n"
+
+
+def test_a_small_message_is_one_piece_and_an_empty_one_an_empty_line() -> None:
+    assert list(stuffed_pieces(b"Subject: x\r\n\r\n.\r\n")) == [b"Subject: x\r\n\r\n..\r\n.\r\n"]
+    assert list(stuffed_pieces(b"")) == [b"\r\n.\r\n"]
 
 
 def test_data_pieces_expect_one_reply() -> None:
