@@ -129,7 +129,14 @@ class Session:
     # -- I/O --------------------------------------------------------------------------
 
     async def open(self) -> Stream:
-        """Connect; with implicit TLS the handshake is part of connecting."""
+        """Connect; with implicit TLS the handshake is part of connecting.
+
+        One session is one connection: opening a session that is already open
+        is a :class:`~refclient.errors.ConfigurationError` (the first
+        connection would be left open, unseen, for the server to wait on).
+        """
+        if self._stream is not None:
+            self.fail(errors.ConfigurationError, "the session is already connected")
         async with self.step("connect"):
             context = self.ssl_context() if self.url.security is Security.TLS else None
             self._stream = await Stream.connect(

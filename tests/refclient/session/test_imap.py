@@ -185,3 +185,21 @@ def test_preauth_on_a_connection_that_needs_starttls_is_closed(
         raise AssertionError("unreachable")
 
     assert asyncio.run(scenario()) == []
+
+
+def test_one_session_is_one_connection(imap_server: FakeMailServers) -> None:
+    """Connecting an open session again is refused; once closed, it may connect anew."""
+
+    async def twice() -> tuple[errors.ConfigurationError, str]:
+        url = ServerURL.parse(imap_server.url("imaps"))
+        async with IMAPSession(url, options=ClientOptions(ca_file=imap_server.ca_file)) as imap:
+            with pytest.raises(errors.ConfigurationError, match="already connected") as refused:
+                await imap.connect()
+            await imap.close()
+            await imap.connect()
+            await imap.login(Credentials(user="alice@example.test", password="alice-pass"))
+            return refused.value, imap.engine.state.name
+
+    refused, state = asyncio.run(twice())
+    assert imap_server.url("imaps").split("//")[1] in refused.server
+    assert state == "AUTHENTICATED"

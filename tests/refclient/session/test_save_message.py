@@ -161,7 +161,6 @@ def test_a_server_sending_another_large_literal_is_caught(
             url = ServerURL.parse(f"imaps://localhost:{server.port}")
             options = ClientOptions(ca_file=ca_file, read_timeout=10)
             async with IMAPSession(url, options=options) as imap:
-                await imap.connect()
                 await imap.select("INBOX", readonly=True)
                 return await imap.save_message(7, target)
 
