@@ -189,8 +189,8 @@ def parse_envelope(value: Value) -> Envelope:
     date, subject, from_raw, sender_raw, reply_raw, to_raw, cc, bcc, in_reply_to, message_id = items
     from_ = _addresses(from_raw)
     return Envelope(
-        None if date is None else _text(date),
-        None if subject is None else _text(subject),
+        date.decode("utf-8", "replace") if date.__class__ is bytes else _text(date),
+        subject.decode("utf-8", "replace") if subject.__class__ is bytes else _text(subject),
         from_,
         from_ if sender_raw == from_raw else _addresses(sender_raw),
         from_ if reply_raw == from_raw else _addresses(reply_raw),
@@ -198,7 +198,9 @@ def parse_envelope(value: Value) -> Envelope:
         () if cc is None else _addresses(cc),
         () if bcc is None else _addresses(bcc),
         None if in_reply_to is None else _text(in_reply_to),
-        None if message_id is None else _text(message_id),
+        message_id.decode("utf-8", "replace")
+        if message_id.__class__ is bytes
+        else _text(message_id),
     )
 
 
@@ -272,7 +274,10 @@ def _parameters(value: Value, findings: list[Finding]) -> dict[str, str]:
         items = items[:-1]
     parameters = {}
     for index in range(0, len(items), 2):
-        parameters[(_text(items[index]) or "").lower()] = _text(items[index + 1]) or ""
+        name, text = items[index], items[index + 1]
+        name = name.decode("utf-8", "replace") if name.__class__ is bytes else _text(name) or ""
+        text = text.decode("utf-8", "replace") if text.__class__ is bytes else _text(text) or ""
+        parameters[name.lower()] = text
     return parameters
 
 
@@ -324,13 +329,23 @@ def parse_bodystructure(value: Value, findings: list[Finding], *, depth: int = 0
         if sub_value.__class__ is bytes
         else _text(sub_value) or ""
     ).lower()
-    size = _number(items[6], findings, "body size")
+    octets = items[6]
+    size = (
+        int(octets)
+        if octets.__class__ is str and octets.isdecimal()
+        else _number(octets, findings, "body size")
+    )
     rest = items[7:]
     envelope = None
-    lines = None
+    lines: int | None = None
     parts: tuple[BodyStructure, ...] = ()
     if main == "text" and rest:
-        lines = _number(rest[0], findings, "line count")
+        count = rest[0]
+        lines = (
+            int(count)
+            if count.__class__ is str and count.isdecimal()
+            else _number(count, findings, "line count")
+        )
         rest = rest[1:]
     elif main == "message" and sub == "rfc822" and len(rest) >= 3:
         envelope = parse_envelope(rest[0])
@@ -358,7 +373,7 @@ def parse_bodystructure(value: Value, findings: list[Finding], *, depth: int = 0
         {} if parameters is None else _parameters(parameters, findings),
         None if identifier is None else _text(identifier),
         None if description is None else _text(description),
-        None if encoding is None else _text(encoding),
+        encoding.decode("utf-8", "replace") if encoding.__class__ is bytes else _text(encoding),
         size,
         lines,
         parts,
