@@ -207,6 +207,10 @@ def parse_values(frame: Frame, position: int = 0, *, max_nesting: int) -> list[V
     literals = frame.literals
     last = len(literals)
     for index, line in enumerate(lines):
+        if line == b")" and index == last and stack:
+            # The usual last piece of a response with a literal: the closing parenthesis.
+            current = stack.pop()
+            continue
         plain = (
             _plain_tokens(line[position:] if position else line)
             if len(line) - position >= _PLAIN_MIN

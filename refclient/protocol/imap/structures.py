@@ -474,8 +474,8 @@ def parse_fetch(number: int, value: list[Value], findings: list[Finding]) -> Fet
                 data.bodystructure = parse_bodystructure(item, findings)
             continue
         name = name_value.upper()
-        is_section = _is_section(name)
-        missing = index + 1 >= count or (is_section and isinstance(items[index + 1], str))
+        is_section = name.startswith(_SECTION_PREFIXES) or name in _RFC822_SECTIONS
+        missing = index + 1 >= count or (is_section and items[index + 1].__class__ is str)
         if missing and not is_section:
             raise RemoteProtocolError(f"FETCH item {name_value} without a value"[:200])
         if missing:
@@ -577,7 +577,10 @@ def _label(value: Value) -> str:
 
 def _is_section(name: str) -> bool:
     """Whether a FETCH item carries message octets (RFC 3501 section 7.4.2, RFC 3516)."""
-    return name.startswith(("BODY[", "BINARY[")) or name in _RFC822_SECTIONS
+    return name.startswith(_SECTION_PREFIXES) or name in _RFC822_SECTIONS
+
+
+_SECTION_PREFIXES = ("BODY[", "BINARY[")
 
 
 _RFC822_SECTIONS = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT"})

@@ -211,3 +211,22 @@ def test_responses_refuse_assignment() -> None:
         Untagged("EXISTS", 3).number = 4  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         Tagged("A1", "OK", None, "done").status = "NO"  # type: ignore[misc]
+
+
+def test_a_literal_closed_by_a_lone_parenthesis_ends_its_list() -> None:
+    frame = Frame((b"* 1 FETCH (UID 1 BODY[] ", b")"), (b"abc",))
+    assert parse_frame(frame, max_nesting=NESTING) == Untagged(
+        "FETCH", 1, [["UID", "1", "BODY[]", b"abc"]]
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ((b"* 1 FETCH UID 1 BODY[] ", b")"), "unbalanced ')'"),
+        ((b"* 1 FETCH ((UID 1 BODY[] ", b")"), "unbalanced '('"),
+    ],
+)
+def test_a_lone_closing_parenthesis_must_balance(lines: tuple[bytes, ...], message: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=re.escape(message)):
+        parse_frame(Frame(lines, (b"abc",)), max_nesting=NESTING)
