@@ -21,9 +21,13 @@ buffer grows past a high-water mark, so a client cannot make the server buffer
 without bound. Every read waits at most ``idle_timeout`` seconds.
 
 Large transfers are made with few copies. A literal (its size bounded by the
-caller) is not gathered in the line buffer: the octets received while
-:meth:`Connection.read_exactly` waits are kept as the pieces they arrived in
-and joined once, into the bytes the caller keeps. A large response goes out
+caller) is not gathered in the line buffer: :meth:`Connection.read_exactly`
+sets up one buffer of the literal's size, which becomes the very ``bytes``
+object the caller keeps (``io.BytesIO.getvalue`` hands its buffer over
+without a copy once no view of it is left). Under TLS the layer decrypts
+straight into that buffer (:meth:`Connection.receive_buffer`); in clear text
+each piece received is copied into it once. A 50 MB APPEND is thus held
+once, not once as pieces and once more joined. A large response goes out
 with :meth:`Connection.write_pieces`: each piece (a memoryview into a stored
 message, say) in slices, each after the transport drained, so that neither
 the transport's buffer nor the TLS layer ever holds the whole of it.
@@ -32,6 +36,7 @@ the transport's buffer nor the TLS layer ever holds the whole of it.
 from __future__ import annotations
 
 import asyncio
+import io
 import ssl
 import zlib
 from collections.abc import Callable, Sequence
@@ -172,6 +177,28 @@ class Connection(asyncio.Protocol):
             self._transport.pause_reading()
         self._wake()
 
+    def receive_buffer(self) -> memoryview | None:
+        """Where the TLS layer may decrypt the next octets to, if anywhere.
+
+        While a large literal is read (and nothing else waits in the line
+        buffer, no deflate or rule needs to see the octets first), its own
+        buffer: the octets are then never copied after decryption.
+        """
+        sink = self._sink
+        if sink is None or sink.full or self._buffer or self._inflate is not None:
+            return None
+        if self.wire is not None:
+            return None  # rules see every arrival (data_received)
+        return sink.space()
+
+    def buffer_filled(self, count: int) -> None:
+        """``count`` octets were written into :meth:`receive_buffer`'s space."""
+        sink = self._sink
+        if sink is not None:
+            sink.filled(count)
+            if sink.full:
+                self._wake()
+
     def eof_received(self) -> bool | None:
         self._eof = True
         self._wake()
@@ -248,9 +275,10 @@ class Connection(asyncio.Protocol):
     async def read_exactly(self, count: int) -> bytes:
         """Exactly ``count`` octets (a literal); the caller bounds ``count``.
 
-        A large literal is taken as it arrives, piece by piece, straight from
-        the transport (the line buffer stays empty, so reading never pauses)
-        and joined once at the end. The idle timeout applies to silence: a
+        A large literal is taken as it arrives straight from the transport into
+        one buffer of its size (the line buffer stays empty, so reading never
+        pauses; under TLS it is decrypted right there, see
+        :meth:`receive_buffer`). The idle timeout applies to silence: a
         literal that keeps arriving is read however long it takes.
         """
         if len(self._buffer) >= count:
@@ -268,7 +296,7 @@ class Connection(asyncio.Protocol):
             return bytes(received)
         sink = _Sink(count)
         if self._buffer:
-            sink.take(bytes(self._buffer))
+            sink.take(self._buffer)
             self._buffer.clear()
             self._resume_if_paused()
         self._sink = sink
@@ -475,30 +503,49 @@ class Connection(asyncio.Protocol):
 
 
 class _Sink:
-    """The pieces of one literal as they arrive, up to its announced size."""
+    """One literal's octets, filled in place up to its announced size.
+
+    The buffer is a :class:`io.BytesIO` grown to the full size at once, so
+    that :meth:`joined` returns its own ``bytes`` without copying them (the
+    CPython ``getvalue`` shares the buffer when no view is exported; where an
+    implementation copies instead, the result is the same octets).
+    """
 
     def __init__(self, count: int) -> None:
         self.count = count
         self.received = 0
-        self._pieces: list[bytes] = []
+        self._file = io.BytesIO()
+        if count:
+            self._file.seek(count - 1)
+            self._file.write(b"\0")  # the buffer at its full size, in one allocation
+        self._view: memoryview | None = self._file.getbuffer()
 
     @property
     def full(self) -> bool:
         """Whether every octet of the literal has arrived."""
         return self.received >= self.count
 
-    def take(self, data: bytes) -> bytes:
-        """Keep what ``data`` holds of the literal; returns the octets after it."""
-        wanted = self.count - self.received
-        if len(data) <= wanted:
-            self._pieces.append(data)
-            self.received += len(data)
-            return b""
-        self._pieces.append(data[:wanted])
-        self.received = self.count
-        return data[wanted:]
+    def space(self) -> memoryview:
+        """Where the next octets go (for a reader that writes into it: the TLS layer)."""
+        assert self._view is not None, "the literal has been handed over"
+        return self._view[self.received :]
+
+    def filled(self, count: int) -> None:
+        """``count`` octets were written into :meth:`space`."""
+        self.received += count
+
+    def take(self, data: bytes | bytearray) -> bytes:
+        """Copy what ``data`` holds of the literal; returns the octets after it."""
+        wanted = min(self.count - self.received, len(data))
+        with memoryview(data) as view:
+            self.space()[:wanted] = view[:wanted]
+            rest = bytes(view[wanted:]) if wanted < len(data) else b""
+        self.received += wanted
+        return rest
 
     def joined(self) -> bytes:
-        """The literal as one bytes object (the pieces are let go)."""
-        pieces, self._pieces = self._pieces, []
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        """The literal as one bytes object (the buffer itself, handed over)."""
+        if self._view is not None:
+            self._view.release()
+            self._view = None
+        return self._file.getvalue()

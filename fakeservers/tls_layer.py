@@ -43,7 +43,7 @@ import logging
 import ssl
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,28 @@ PENDING_LIMIT = 64 * 1024
 
 #: What the layer reports as TLS facts; every other extra-info name is the TCP transport's.
 _TLS_EXTRA = frozenset({"ssl_object", "sslcontext", "peercert", "cipher", "compression"})
+
+
+def _buffer_calls(
+    app: asyncio.Protocol,
+) -> tuple[Callable[[], memoryview | None] | None, Callable[[int], None]]:
+    """The server protocol's ``receive_buffer`` and ``buffer_filled``, where it has them.
+
+    A protocol that has them may offer, before each read, a buffer to decrypt
+    into (``receive_buffer`` returning a writable memoryview, or None for an
+    ordinary ``data_received``); ``buffer_filled`` then says how many octets
+    went there. This is asyncio's ``BufferedProtocol`` idea, asked per read, so
+    that a server reads most data as ``bytes`` and a large literal in place.
+    """
+    space = getattr(app, "receive_buffer", None)
+    filled = getattr(app, "buffer_filled", None)
+    if space is None or filled is None:
+        return None, _nothing_filled
+    return space, filled
+
+
+def _nothing_filled(count: int) -> None:
+    """No buffer was offered, so none was filled."""
 
 
 class TLSLayer(asyncio.Protocol):
@@ -85,6 +107,7 @@ class TLSLayer(asyncio.Protocol):
         self._outgoing = ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
         self._app = app
+        self._space, self._filled = _buffer_calls(app)
         self._on_secure = on_secure
         self._raw: asyncio.Transport | None = None
         #: ``new`` (attached, no handshake yet), ``handshake``, ``open``, ``closing``, ``closed``.
@@ -267,8 +290,18 @@ class TLSLayer(asyncio.Protocol):
 
     def _deliver(self) -> None:
         while self._state == "open" and not self._app_paused:
+            space = self._space() if self._space is not None else None
             try:
-                data = self._tls.read(READ_CHUNK)
+                if space is not None:
+                    # Straight into the server protocol's buffer (a literal's own): no copy.
+                    # With a buffer, read returns the count (typeshed says bytes).
+                    count = cast(int, self._tls.read(len(space), space))
+                    if count:
+                        self._filled(count)
+                        continue
+                    data = b""
+                else:
+                    data = self._tls.read(READ_CHUNK)
             except ssl.SSLWantReadError:
                 break
             except ssl.SSLZeroReturnError:
@@ -446,6 +479,7 @@ class TLSLayer(asyncio.Protocol):
     def set_app(self, app: asyncio.Protocol) -> None:
         """Hand plaintext and events to ``app`` from now on."""
         self._app = app
+        self._space, self._filled = _buffer_calls(app)
 
     @property
     def app(self) -> asyncio.Protocol:
