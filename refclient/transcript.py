@@ -10,8 +10,8 @@ reports, so:
   is replaced by ``<redacted>`` in every line as a second line of defence;
 * memory is bounded: each line is cut at ``max_line`` octets, beyond
   ``max_entries`` lines only the head and the most recent tail are kept, and
-  bulk (a message body, received or sent in pieces of over 16 KiB) shows
-  only its first and last lines, however the network cut it;
+  bulk (a message body in pieces of over 16 KiB, or more than 16 KiB from
+  one side in a row) shows only its first and last lines;
 * bytes stay bytes until rendered; rendering escapes what is not printable.
 """
 
@@ -31,19 +31,21 @@ _BULK_HEAD = 12
 _BULK_TAIL = 4
 
 
-def _tail_start(data: bytes, start: int) -> int:
-    """Where the last lines of a bulk chunk begin: the LF before them (or ``start - 1``).
+def _tail_start(data: bytes, start: int, lines: int = _BULK_TAIL) -> tuple[int, int]:
+    """Where the last ``lines`` lines of ``data`` begin: the LF before them, and LFs seen.
 
-    Looks back over at most ``_BULK_TAIL + 1`` line ends, not before ``start``;
-    ``len(data)`` when ``data`` has no LF there at all.
+    Looks back over at most ``lines + 1`` line ends, not before ``start``; the
+    position is that of the earliest LF seen, ``len(data)`` when there is none.
     """
     tail_start = len(data)
-    for _ in range(_BULK_TAIL + 1):
+    seen = 0
+    for _ in range(lines + 1):
         found = data.rfind(b"\n", start, tail_start)
         if found < 0:
             break
         tail_start = found
-    return tail_start
+        seen += 1
+    return tail_start, seen
 
 
 @dataclass
@@ -94,6 +96,9 @@ class Transcript:
         self._partial: dict[str, bytearray] = {"C": bytearray(), "S": bytearray()}
         #: Bulk chunks being received in a row (see :meth:`_feed`), if any.
         self._run: _BulkRun | None = None
+        #: Octets in a row from one side (reset when the other speaks or an event comes).
+        self._streak = 0
+        self._streak_side = ""
         self._sink = sink
         self._clock = clock
         self._start = clock()
@@ -153,6 +158,7 @@ class Transcript:
     def flush(self) -> None:
         """Write out a bulk run and partial lines (at the end, or before an event)."""
         self._end_run()
+        self._streak = 0
         for direction, pending in self._partial.items():
             if pending:
                 self._add(direction, bytes(pending))
@@ -160,24 +166,23 @@ class Transcript:
 
     def _feed(self, direction: str, data: bytes) -> None:
         run = self._run
-        if run is not None and (len(data) <= _BULK_OCTETS or run.direction != direction):
+        if run is not None and run.direction != direction:
             self._end_run()
             run = None
-        if len(data) <= _BULK_OCTETS:
+        if direction != self._streak_side:
+            self._streak_side, self._streak = direction, 0
+        self._streak += len(data)
+        if run is None and len(data) <= _BULK_OCTETS:
             self._feed_lines(direction, data)
+            if self._streak > _BULK_OCTETS and not self._partial[direction]:
+                # Over a bulk's worth from one side in a row (a flood of small reads, say):
+                # the lines so far were shown, from here on only the last ones will be.
+                self._run = _BulkRun(direction, 0, b"")
             return
-        # A bulk chunk (a message body, a flood): keep its first and last lines only,
-        # so that recording stays cheap and bounded whatever the server sends.
+        # Bulk (a message body, a flood): keep its first and last lines only, so
+        # that recording stays cheap and bounded whatever the server sends.
         if run is not None:
-            # The body goes on: what was the tail and this chunk up to its own tail
-            # are not shown either, so a body read in many pieces reads as in one.
-            tail_start = _tail_start(data, 0)
-            if tail_start == len(data):  # no line end: the tail's last line goes on
-                run.omitted += len(run.tail)
-                run.tail = data
-            else:
-                run.omitted += len(run.tail) + tail_start + 1
-                run.tail = data[tail_start + 1 :]
+            self._extend_run(run, data)
             return
         head_end = -1
         for _ in range(_BULK_HEAD):
@@ -185,20 +190,44 @@ class Transcript:
             if found < 0:
                 break
             head_end = found
-        tail_start = _tail_start(data, head_end + 1)
+        tail_start, _seen = _tail_start(data, head_end + 1)
         if tail_start <= head_end + 1 or tail_start == len(data):
             self._feed_lines(direction, data)  # a few very long lines: cut by max_line
             return
         self._feed_lines(direction, data[: head_end + 1])
         self._run = _BulkRun(direction, tail_start + 1 - (head_end + 1), data[tail_start + 1 :])
 
+    def _extend_run(self, run: _BulkRun, data: bytes) -> None:
+        """The bulk goes on: keep its last lines (across pieces), count the rest as not shown.
+
+        So a body read in many pieces reads as in one. The tail kept is bounded
+        (a line without end is cut, as every line is, at ``max_line``).
+        """
+        tail_start, seen = _tail_start(data, 0)
+        if seen > _BULK_TAIL:
+            run.omitted += len(run.tail) + tail_start + 1
+            run.tail = data[tail_start + 1 :]
+        else:
+            # Fewer lines than the tail shows: the rest of them come from the tail kept.
+            kept_start, kept_seen = _tail_start(run.tail, 0, _BULK_TAIL - seen)
+            if kept_seen > _BULK_TAIL - seen:
+                run.omitted += kept_start + 1
+                run.tail = run.tail[kept_start + 1 :] + data
+            else:
+                run.tail += data
+        limit = (_BULK_TAIL + 1) * (self._max_line + 2)
+        if len(run.tail) > limit:
+            run.omitted += len(run.tail) - limit
+            run.tail = run.tail[-limit:]
+
     def _end_run(self) -> None:
         """Close a bulk run: the count of octets not shown, then the run's last lines."""
         run, self._run = self._run, None
         if run is None:
             return
-        side = b"server" if run.direction == "S" else b"client"
-        self._add("*", b"... %d octets from %s not shown ..." % (run.omitted, side))
+        if run.omitted:
+            side = b"server" if run.direction == "S" else b"client"
+            self._add("*", b"... %d octets from %s not shown ..." % (run.omitted, side))
         self._feed_lines(run.direction, run.tail)
 
     def _feed_lines(self, direction: str, data: bytes) -> None:

@@ -131,10 +131,55 @@ def test_a_bulk_run_ends_where_the_other_side_speaks() -> None:
     assert texts[-1] == "line 2999 of the body"
 
 
-def test_a_small_piece_ends_a_bulk_run_and_is_shown_whole() -> None:
+def test_a_small_piece_after_bulk_is_the_end_of_its_run() -> None:
     transcript = Transcript(clock=lambda: 0.0)
     transcript.server(_body(3000))
     transcript.server(b"* 2 FETCH (FLAGS (\\Seen))\r\na1 OK done\r\n")
     texts = _texts(transcript)
     assert texts[-2:] == ["* 2 FETCH (FLAGS (\\Seen))", "a1 OK done"]
     assert sum("not shown" in text for text in texts) == 1
+
+
+def test_a_flood_of_small_pieces_is_shown_up_to_16_kib_then_by_its_last_lines() -> None:
+    transcript = Transcript(clock=lambda: 0.0)
+    lines = [b"* %d FETCH (FLAGS (\\Seen))\r\n" % n for n in range(5000)]
+    for line in lines:
+        transcript.server(line)
+    transcript.client(b"a2 LOGOUT\r\n")
+    texts = _texts(transcript)
+    shown = sum(
+        len(line) for line in lines[: texts.index(next(t for t in texts if "not shown" in t))]
+    )
+    assert 16 * 1024 < shown <= 16 * 1024 + len(lines[-1])
+    assert texts[0] == "* 0 FETCH (FLAGS (\\Seen))"
+    assert texts[-2] == "* 4999 FETCH (FLAGS (\\Seen))" and texts[-1] == "a2 LOGOUT"
+    assert len(texts) < 16 * 1024 // 20
+
+
+def test_the_other_side_speaking_starts_a_new_streak() -> None:
+    transcript = Transcript(clock=lambda: 0.0)
+    for number in range(400):  # 400 short exchanges: no side ever sends 16 KiB in a row
+        transcript.client(b"a%d NOOP\r\n" % number)
+        transcript.server(b"a%d OK " % number + b"x" * 100 + b"\r\n")
+    texts = _texts(transcript)
+    assert len(texts) == 800 and not any("not shown" in text for text in texts)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=40_000), min_size=1, max_size=30))
+def test_every_octet_of_bulk_is_shown_or_counted_and_the_last_lines_end_it(
+    sizes: list[int],
+) -> None:
+    body = _body(4000)
+    transcript = Transcript(clock=lambda: 0.0)
+    start = 0
+    for size in [*sizes, len(body)]:
+        if start < len(body):
+            transcript.server(body[start : start + size])
+        start += size
+    texts = _texts(transcript)
+    omitted = sum(
+        int(text.split()[1]) for text in texts if text.startswith("... ") and "not shown" in text
+    )
+    shown = sum(len(text) + 2 for text in texts if "not shown" not in text)
+    assert shown + omitted == len(body)
+    assert texts[-4:] == [f"line {n} of the body" for n in range(3996, 4000)]
