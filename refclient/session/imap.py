@@ -373,10 +373,10 @@ class IMAPSession(Session):
         items = response.values[0] if len(response.values) == 1 else response.values
         if not isinstance(items, list):
             return
-        for index in range(0, len(items) - 1, 2):
-            name = items[index]
-            if isinstance(name, str) and name.upper() == "MODSEQ":
-                values = as_list(items[index + 1])
+        for index, name in enumerate(items[0:-1:2]):
+            # Six letters first: most item names are not, and need no case folding.
+            if isinstance(name, str) and len(name) == 6 and name.upper() == "MODSEQ":
+                values = as_list(items[2 * index + 1])
                 if len(values) == 1 and isinstance(values[0], str) and values[0].isdigit():
                     modseq = int(values[0])
                     if box.highest_modseq is None or modseq > box.highest_modseq:
