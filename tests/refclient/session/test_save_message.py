@@ -13,6 +13,8 @@ import asyncio
 import errno
 import ssl
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -32,15 +34,24 @@ LARGE = b"Subject: large\r\n\r\n" + b"0123456789abcdef\x80\xff\r\n" * (LARGE_LIT
 SMALL = b"Subject: small\r\n\r\nhello\r\n"
 
 
-async def _both_ways(
-    servers: FakeMailServers, message: bytes, target: Path
-) -> tuple[int, bytes, bytes]:
+@asynccontextmanager
+async def _stored(
+    servers: FakeMailServers, message: bytes
+) -> AsyncIterator[tuple[IMAPSession, int]]:
+    """A logged-in session with ``message`` appended to INBOX, selected; and its UID."""
     url = ServerURL.parse(servers.url("imaps"))
     async with IMAPSession(url, options=ClientOptions(ca_file=servers.ca_file)) as imap:
         await imap.login(ALICE)
         uid = await imap.append("INBOX", message)
         assert uid is not None
         await imap.select("INBOX", readonly=True)
+        yield imap, uid
+
+
+async def _both_ways(
+    servers: FakeMailServers, message: bytes, target: Path
+) -> tuple[int, bytes, bytes]:
+    async with _stored(servers, message) as (imap, uid):
         written = await imap.save_message(uid, target)
         whole = await imap.fetch_message(uid)
         section = (await imap.fetch([uid], ["BODY.PEEK[]"]))[uid].body()
@@ -73,27 +84,6 @@ def test_saving_a_missing_uid_fails_and_writes_nothing(
     assert not (tmp_path / "missing.eml").exists()
 
 
-def test_a_large_message_is_saved_while_it_arrives_not_held_in_memory(
-    imap_server: FakeMailServers, tmp_path: Path
-) -> None:
-    """The FETCH hands the body's octets to the file as they come: none is kept in memory."""
-    target = tmp_path / "large.eml"
-
-    async def save() -> tuple[int, int]:
-        url = ServerURL.parse(imap_server.url("imaps"))
-        async with IMAPSession(url, options=ClientOptions(ca_file=imap_server.ca_file)) as imap:
-            await imap.login(ALICE)
-            uid = await imap.append("INBOX", LARGE)
-            assert uid is not None
-            await imap.select("INBOX", readonly=True)
-            written = await imap.save_message(uid, target)
-            fetched = await imap._fetch([uid], ["BODY.PEEK[]"])  # the in-memory path, kept
-            return written, len(fetched[uid].body())
-
-    written, in_memory = asyncio.run(save())
-    assert written == len(LARGE) == in_memory and target.read_bytes() == LARGE
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE (a file size limit) is POSIX")
 def test_a_failing_disk_leaves_no_file_and_the_session_in_step(
     imap_server: FakeMailServers, tmp_path: Path
@@ -105,12 +95,7 @@ def test_a_failing_disk_leaves_no_file_and_the_session_in_step(
     target = tmp_path / "large.eml"
 
     async def save() -> tuple[OSError, bytes]:
-        url = ServerURL.parse(imap_server.url("imaps"))
-        async with IMAPSession(url, options=ClientOptions(ca_file=imap_server.ca_file)) as imap:
-            await imap.login(ALICE)
-            uid = await imap.append("INBOX", LARGE)
-            assert uid is not None
-            await imap.select("INBOX", readonly=True)
+        async with _stored(imap_server, LARGE) as (imap, uid):
             soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
             resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
             try:
