@@ -135,7 +135,7 @@ class ResponseFramer:
         self._literal_got = 0
 
     def feed(self, data: bytes) -> None:
-        """Add received octets (kept as they are, so the caller must not change them)."""
+        """Add received octets: a ``bytes`` piece is kept as it is, any other buffer copied."""
         if not isinstance(data, bytes):
             data = bytes(data)  # a buffer the caller may reuse
         if self._diverting > 0:
