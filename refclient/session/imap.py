@@ -29,6 +29,7 @@ from types import TracebackType
 from refclient import errors
 from refclient.credentials import Credentials
 from refclient.findings import Finding, Severity
+from refclient.protocol.errors import LocalProtocolError
 from refclient.protocol.imap import utf7
 from refclient.protocol.imap.commands import Argument, Atom, Literal, sequence_set
 from refclient.protocol.imap.dates import format_internal_date
@@ -1080,8 +1081,12 @@ class IMAPSession(Session):
         elif binary:
             self.require("BINARY")
             arguments.append(Literal(data, binary=True))
-        elif "BINARY" in self.capabilities and b"\x00" in data:
-            arguments.append(Literal(data, binary=True))
+        elif "BINARY" in self.capabilities:
+            try:
+                literal = Literal(data)
+            except LocalProtocolError:  # NUL: one scan found it, literal8 carries it
+                literal = Literal(data, binary=True)
+            arguments.append(literal)
         else:
             arguments.append(Literal(data))
         async with self.step("APPEND"):

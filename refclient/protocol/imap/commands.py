@@ -48,6 +48,21 @@ class Literal:
     data: bytes
     binary: bool = False
 
+    def __post_init__(self) -> None:
+        # Checked once, here, not again each time the command is encoded (a 50 MB
+        # message is scanned once).
+        if not self.binary:
+            _refuse_nul(self.data)
+
+
+def _refuse_nul(raw: bytes) -> None:
+    """A plain literal cannot hold NUL (RFC 3501 section 4.3)."""
+    if b"\x00" in raw:
+        raise LocalProtocolError(
+            "a literal cannot hold NUL (RFC 3501 section 4.3); "
+            "send it as literal8 where the server offers BINARY (RFC 3516 section 4.2)"
+        )
+
 
 Argument = Atom | Literal | str | bytes | int | Sequence["Argument"]
 
@@ -99,12 +114,10 @@ class _Encoder:
         self.chunks.append(self.pieces)
         self.pieces = []
 
-    def literal(self, raw: bytes, *, binary: bool) -> None:
-        if not binary and b"\x00" in raw:
-            raise LocalProtocolError(
-                "a literal cannot hold NUL (RFC 3501 section 4.3); "
-                "send it as literal8 where the server offers BINARY (RFC 3516 section 4.2)"
-            )
+    def literal(self, raw: bytes, *, binary: bool, checked: bool = False) -> None:
+        """Write ``raw`` as a literal; ``checked``: a :class:`Literal` checked it for NUL."""
+        if not binary and not checked:
+            _refuse_nul(raw)
         literal_plus = len(raw) <= self.non_sync_limit
         marker = b"{%d+}\r\n" if literal_plus else b"{%d}\r\n"
         if binary:
@@ -131,8 +144,10 @@ class _Encoder:
             data = argument.data if isinstance(argument, Literal) else argument
             raw = data.encode("utf-8") if isinstance(data, str) else data
             if isinstance(argument, Literal) or not _QUOTABLE.fullmatch(raw):
-                binary = isinstance(argument, Literal) and argument.binary
-                self.literal(raw, binary=binary)
+                if isinstance(argument, Literal):
+                    self.literal(raw, binary=argument.binary, checked=True)
+                else:
+                    self.literal(raw, binary=False)
             elif isinstance(argument, str) and raw and _ATOM_SAFE.fullmatch(raw):
                 current += raw
             else:

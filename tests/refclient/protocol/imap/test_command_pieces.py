@@ -63,3 +63,12 @@ def test_a_literal8_may_hold_nul() -> None:
     [first, second] = encode_command("A1", "APPEND", ["INBOX", Literal(b"a\x00b", binary=True)])
     assert first == b"A1 APPEND INBOX ~{3}\r\n"
     assert second == b"a\x00b\r\n"
+
+
+def test_nul_is_refused_in_a_plain_literal_when_made_and_in_bytes_when_encoded() -> None:
+    """RFC 3501 section 4.3: a Literal is checked once, when made; bare bytes when encoded."""
+    with pytest.raises(LocalProtocolError, match=r"RFC 3501 section 4\.3"):
+        Literal(b"a\x00b")
+    with pytest.raises(LocalProtocolError, match=r"RFC 3501 section 4\.3"):
+        encode_command("A1", "APPEND", ["INBOX", b"a\x00b"])
+    assert Literal(b"a\x00b", binary=True).binary  # literal8 may hold NUL (RFC 3516 4.2)
