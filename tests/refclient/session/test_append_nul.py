@@ -16,13 +16,12 @@ import pytest
 from fakeservers.controller import ENDPOINTS, FakeMailServers
 from fakeservers.pki import TestPKI
 from fakeservers.profiles.catalogue import server_config
-from refclient.credentials import Credentials
 from refclient.protocol.errors import LocalProtocolError
 from refclient.session.imap import IMAPSession
 from refclient.session.options import ClientOptions
 from refclient.urls import ServerURL
+from tests.refclient.session.stored import ALICE, stored_message
 
-ALICE = Credentials(user="alice@example.test", password="alice-pass")
 WITH_NUL = b"Subject: nul\r\n\r\nbefore\x00after\r\n"
 WITHOUT_NUL = b"Subject: plain\r\n\r\nno nul here\r\n"
 
@@ -32,12 +31,7 @@ def _client_lines(session: IMAPSession) -> list[str]:
 
 
 async def _append_and_read(servers: FakeMailServers, data: bytes) -> tuple[IMAPSession, bytes]:
-    url = ServerURL.parse(servers.url("imaps"))
-    async with IMAPSession(url, options=ClientOptions(ca_file=servers.ca_file)) as imap:
-        await imap.login(ALICE)
-        uid = await imap.append("INBOX", data)
-        assert uid is not None
-        await imap.select("INBOX", readonly=True)
+    async with stored_message(servers, data) as (imap, uid):
         return imap, await imap.fetch_message(uid)
 
 

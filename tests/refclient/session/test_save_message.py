@@ -13,45 +13,28 @@ import asyncio
 import errno
 import ssl
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trustme
 
 from fakeservers.controller import FakeMailServers
-from refclient.credentials import Credentials
 from refclient.errors import CommandFailed, ProtocolViolation
 from refclient.protocol.imap.framing import LARGE_LITERAL
 from refclient.session.imap import IMAPSession
 from refclient.session.options import ClientOptions
 from refclient.urls import ServerURL
 from tests.refclient.security.hostile import Action, Hear, HostileServer, StartTLS
+from tests.refclient.session.stored import ALICE, stored_message
 
-ALICE = Credentials(user="alice@example.test", password="alice-pass")
 LARGE = b"Subject: large\r\n\r\n" + b"0123456789abcdef\x80\xff\r\n" * (LARGE_LITERAL // 18 + 7)
 SMALL = b"Subject: small\r\n\r\nhello\r\n"
-
-
-@asynccontextmanager
-async def _stored(
-    servers: FakeMailServers, message: bytes
-) -> AsyncIterator[tuple[IMAPSession, int]]:
-    """A logged-in session with ``message`` appended to INBOX, selected; and its UID."""
-    url = ServerURL.parse(servers.url("imaps"))
-    async with IMAPSession(url, options=ClientOptions(ca_file=servers.ca_file)) as imap:
-        await imap.login(ALICE)
-        uid = await imap.append("INBOX", message)
-        assert uid is not None
-        await imap.select("INBOX", readonly=True)
-        yield imap, uid
 
 
 async def _both_ways(
     servers: FakeMailServers, message: bytes, target: Path
 ) -> tuple[int, bytes, bytes]:
-    async with _stored(servers, message) as (imap, uid):
+    async with stored_message(servers, message) as (imap, uid):
         written = await imap.save_message(uid, target)
         whole = await imap.fetch_message(uid)
         section = (await imap.fetch([uid], ["BODY.PEEK[]"]))[uid].body()
@@ -95,7 +78,7 @@ def test_a_failing_disk_leaves_no_file_and_the_session_in_step(
     target = tmp_path / "large.eml"
 
     async def save() -> tuple[OSError, bytes]:
-        async with _stored(imap_server, LARGE) as (imap, uid):
+        async with stored_message(imap_server, LARGE) as (imap, uid):
             soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
             resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
             try:
