@@ -236,19 +236,15 @@ def private_dovecot(sessions: int) -> Iterator[tuple[IMAPSServer, int] | None]:
     """
     try:
         # The interop environment is part of the source tree, not of the package.
-        from tests.interop.dovecot import (  # noqa: PLC0415
-            DOVECOT_PORT_NAMES,
-            DovecotFiles,
-            start_dovecot,
-        )
+        from tests.interop.dovecot import DOVECOT_PORT_NAMES  # noqa: PLC0415
         from tests.interop.environment import (  # noqa: PLC0415
             loopback_host,
             server_pki,
+            start_private_dovecot,
             write_tls_files,
         )
         from tests.interop.process import free_ports_by_name  # noqa: PLC0415
         from tests.interop.system import (  # noqa: PLC0415
-            MailOwner,
             find_binary,
             missing_requirement,
             server_directory,
@@ -260,22 +256,18 @@ def private_dovecot(sessions: int) -> Iterator[tuple[IMAPSServer, int] | None]:
     if missing_requirement() is not None or binary is None:
         yield None
         return
-    from fakeservers.controller import DEFAULT_ACCOUNTS  # noqa: PLC0415
-
     with server_directory() as root:
         pki = server_pki()
         host = loopback_host()
         ca_file, cert_file, key_file = write_tls_files(pki, root)
         ports = free_ports_by_name(DOVECOT_PORT_NAMES, host=host)
-        running = start_dovecot(
+        running = start_private_dovecot(
+            root,
             binary=binary,
-            files=DovecotFiles(root=root / "dovecot"),
-            ports=ports,
-            accounts=DEFAULT_ACCOUNTS,
+            pki=pki,
             cert_file=cert_file,
             key_file=key_file,
-            owner=MailOwner.for_root(),
-            tls_client=pki.client_context(),
+            ports=ports,
             host=host,
             extra_config=dovecot_limits(sessions),
         )

@@ -22,7 +22,7 @@ from fakeservers.controller import DEFAULT_ACCOUNTS, ENDPOINTS, AccountSpec, End
 from fakeservers.pki import SERVER_NAMES, TestPKI
 from fakeservers.tls_variants import tls_variant
 
-from .dovecot import DOVECOT_PORT_NAMES, DovecotFiles, start_dovecot
+from .dovecot import DOVECOT_PORT_NAMES, DovecotFiles, DovecotProcess, start_dovecot
 from .postfix import POSTFIX_PORT_NAMES, PostfixFiles, start_postfix
 from .process import free_ports_by_name
 from .system import MailOwner, find_binary
@@ -105,6 +105,37 @@ def write_tls_files(pki: TestPKI, root: Path) -> tuple[Path, Path, Path]:
     return ca_file, cert_file, key_file
 
 
+def start_private_dovecot(
+    root: Path,
+    *,
+    binary: Path,
+    pki: TestPKI,
+    cert_file: Path,
+    key_file: Path,
+    ports: dict[str, int],
+    host: str,
+    accounts: Sequence[AccountSpec] = DEFAULT_ACCOUNTS,
+    extra_config: str = "",
+) -> DovecotProcess:
+    """Dovecot under ``root / "dovecot"``, serving ``cert_file`` of ``pki``, mail owned as root's.
+
+    The one way the interop tests and the benchmarks start it; ``extra_config``
+    is appended to its configuration (see :func:`~tests.interop.dovecot.start_dovecot`).
+    """
+    return start_dovecot(
+        binary=binary,
+        files=DovecotFiles(root=root / "dovecot"),
+        ports=ports,
+        accounts=accounts,
+        cert_file=cert_file,
+        key_file=key_file,
+        owner=MailOwner.for_root(),
+        tls_client=pki.client_context(),
+        host=host,
+        extra_config=extra_config,
+    )
+
+
 @contextmanager
 def running_servers(
     root: Path,
@@ -124,25 +155,23 @@ def running_servers(
     if dovecot_binary is None or postfix_binary is None:
         raise RuntimeError("dovecot and postfix must be installed")
     host = loopback_host()
-    owner = MailOwner.for_root()
     root.mkdir(parents=True, exist_ok=True)
     ca_file, cert_file, key_file = write_tls_files(pki, root)
 
     names = (*DOVECOT_PORT_NAMES, *POSTFIX_PORT_NAMES)
     ports = free_ports_by_name(names, host=host)
-    dovecot_files = DovecotFiles(root=root / "dovecot")
     postfix_files = PostfixFiles(root=root / "postfix")
-    dovecot = start_dovecot(
+    dovecot = start_private_dovecot(
+        root,
         binary=dovecot_binary,
-        files=dovecot_files,
-        ports=ports,
-        accounts=accounts,
+        pki=pki,
         cert_file=cert_file,
         key_file=key_file,
-        owner=owner,
-        tls_client=pki.client_context(),
+        ports=ports,
         host=host,
+        accounts=accounts,
     )
+    dovecot_files = dovecot.files
     try:
         postfix = start_postfix(
             binary=postfix_binary,

@@ -16,12 +16,12 @@ import pytest
 
 from fakeservers.controller import DEFAULT_ACCOUNTS
 
-from .dovecot import DOVECOT_PORT_NAMES, DovecotFiles, DovecotProcess, start_dovecot
-from .environment import loopback_host, server_pki, write_tls_files
+from .dovecot import DOVECOT_PORT_NAMES, DovecotProcess
+from .environment import loopback_host, server_pki, start_private_dovecot, write_tls_files
 from .postfix import POSTFIX_PORT_NAMES, PostfixFiles, start_postfix
 from .process import ServerStartError, free_ports_by_name
 from .stdlib_clients import CLIENT_TIMEOUT
-from .system import MailOwner, find_binary, missing_requirement, server_directory
+from .system import find_binary, missing_requirement, server_directory
 
 pytestmark = pytest.mark.interop
 
@@ -41,15 +41,13 @@ def _dovecot(root: Path, ports: dict[str, int]) -> DovecotProcess:
     _, cert_file, key_file = write_tls_files(pki, root)
     binary = find_binary("dovecot")
     assert binary is not None
-    return start_dovecot(
+    return start_private_dovecot(
+        root,
         binary=binary,
-        files=DovecotFiles(root=root / "dovecot"),
-        ports=ports,
-        accounts=DEFAULT_ACCOUNTS,
+        pki=pki,
         cert_file=cert_file,
         key_file=key_file,
-        owner=MailOwner.for_root(),
-        tls_client=pki.client_context(),
+        ports=ports,
         host=loopback_host(),
     )
 
