@@ -63,7 +63,7 @@ _TLS_EXTRA = frozenset({"ssl_object", "sslcontext", "peercert", "cipher", "compr
 
 def _buffer_calls(
     app: asyncio.Protocol,
-) -> tuple[Callable[[], memoryview | None] | None, Callable[[int], None]]:
+) -> tuple[Callable[[], memoryview | None], Callable[[int], None]] | None:
     """The server protocol's ``receive_buffer`` and ``buffer_filled``, where it has them.
 
     A protocol that has them may offer, before each read, a buffer to decrypt
@@ -74,13 +74,7 @@ def _buffer_calls(
     """
     space = getattr(app, "receive_buffer", None)
     filled = getattr(app, "buffer_filled", None)
-    if space is None or filled is None:
-        return None, _nothing_filled
-    return space, filled
-
-
-def _nothing_filled(count: int) -> None:
-    """No buffer was offered, so none was filled."""
+    return None if space is None or filled is None else (space, filled)
 
 
 class TLSLayer(asyncio.Protocol):
@@ -107,7 +101,7 @@ class TLSLayer(asyncio.Protocol):
         self._outgoing = ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
         self._app = app
-        self._space, self._filled = _buffer_calls(app)
+        self._into = _buffer_calls(app)
         self._on_secure = on_secure
         self._raw: asyncio.Transport | None = None
         #: ``new`` (attached, no handshake yet), ``handshake``, ``open``, ``closing``, ``closed``.
@@ -290,14 +284,14 @@ class TLSLayer(asyncio.Protocol):
 
     def _deliver(self) -> None:
         while self._state == "open" and not self._app_paused:
-            space = self._space() if self._space is not None else None
+            into = self._into
             try:
-                if space is not None:
+                if into is not None and (space := into[0]()) is not None:
                     # Straight into the server protocol's buffer (a literal's own): no copy.
                     # With a buffer, read returns the count (typeshed says bytes).
                     count = cast(int, self._tls.read(len(space), space))
                     if count:
-                        self._filled(count)
+                        into[1](count)
                         continue
                     data = b""
                 else:
@@ -479,7 +473,7 @@ class TLSLayer(asyncio.Protocol):
     def set_app(self, app: asyncio.Protocol) -> None:
         """Hand plaintext and events to ``app`` from now on."""
         self._app = app
-        self._space, self._filled = _buffer_calls(app)
+        self._into = _buffer_calls(app)
 
     @property
     def app(self) -> asyncio.Protocol:
