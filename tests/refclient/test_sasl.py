@@ -27,6 +27,7 @@ from refclient.sasl import (
     XOAuth2,
     choose_mechanism,
     create_mechanism,
+    salted_password,
     saslprep,
 )
 
@@ -80,6 +81,41 @@ def test_scram_sha256_rfc7677_section3_exchange() -> None:
     # The server-final message as a challenge (IMAP/SMTP style), then success.
     assert mechanism.respond(RFC7677_FINAL) == b""
     mechanism.finish(None)
+
+
+def test_salted_password_is_pbkdf2_and_the_same_when_asked_again() -> None:
+    expected = hashlib.pbkdf2_hmac("sha256", b"pencil", b"salt-1", 4096)
+    assert salted_password("sha256", b"pencil", b"salt-1", 4096) == expected
+    assert salted_password("sha256", b"pencil", b"salt-1", 4096) == expected  # remembered
+
+
+@pytest.mark.parametrize(
+    ("digest", "password", "salt", "iterations"),
+    [
+        ("sha256", b"pencil!", b"salt-1", 4096),
+        ("sha256", b"pencil", b"salt-2", 4096),
+        ("sha256", b"pencil", b"salt-1", 4097),
+        ("sha1", b"pencil", b"salt-1", 4096),
+    ],
+)
+def test_salted_password_is_not_served_for_other_inputs(
+    digest: str, password: bytes, salt: bytes, iterations: int
+) -> None:
+    salted_password("sha256", b"pencil", b"salt-1", 4096)  # remembered first
+    assert salted_password(digest, password, salt, iterations) == hashlib.pbkdf2_hmac(
+        digest, password, salt, iterations
+    )
+
+
+def test_salted_password_cache_stays_small() -> None:
+    for number in range(100):
+        salt = number.to_bytes(2, "big")
+        assert salted_password("sha1", b"pw", salt, 2) == hashlib.pbkdf2_hmac(
+            "sha1", b"pw", salt, 2
+        )
+    from refclient import sasl  # noqa: PLC0415  (the cache itself, to bound its size)
+
+    assert len(sasl._SALTED) <= sasl._SALTED_MAX
 
 
 def test_scram_wrong_server_signature_is_refused() -> None:
