@@ -242,7 +242,12 @@ class ResponseFramer:
                 size = self._announced_literal(line)
                 if size is not None:
                     self._grow(size + len(line), line)
-                    self._lines.append(line[: line.rindex(b"{")])
+                    head = line[: line.rindex(b"{")]
+                    if not self._lines and size < LARGE_LITERAL:
+                        frame = self._whole_in_piece(head, size)
+                        if frame is not None:
+                            return frame
+                    self._lines.append(head)
                     self._pending_literal = size
                     continue
             lines, literals = self._lines, self._literals
@@ -261,6 +266,37 @@ class ResponseFramer:
             self._bare_lf = False
             self._response_size = 0
             return frame
+
+    def _whole_in_piece(self, head: bytes, size: int) -> Frame | None:
+        """The response ``head {size}`` literal closing-line, when all of it lies in the piece.
+
+        The usual shape of a FETCH of one body (``* 1 FETCH (BODY[] {n}`` CRLF,
+        n octets, ``)`` CRLF): framed in one step, without the pieces and
+        lists the general path gathers. Anything else (the rest still to come,
+        a closing line that announces another literal, ends in a bare LF or is
+        too long) is None, for the general path.
+        """
+        buffer, start = self._buffer, self._position
+        stop = start + size
+        end = buffer.find(b"\n", stop)
+        if (
+            end < 0
+            or not isinstance(buffer, bytes)
+            or end - stop > self._max_line
+            or buffer[end - 1] != 0x0D
+            or end - 1 == stop  # an empty closing line: left to the general path
+        ):
+            return None
+        tail = buffer[stop : end - 1]
+        if tail[-1] == 0x7D:  # "}": maybe another literal
+            return None
+        self._position = self._scanned = end + 1
+        self._response_size = 0
+        frame = Frame(
+            (head, tail), (buffer[start:stop],), self._bare_lf, len(head) + len(tail), size
+        )
+        self._bare_lf = False
+        return frame
 
     def _announced_literal(self, line: bytes) -> int | None:
         """The size of the literal that ``line`` (ending in ``}``) announces, if any.
