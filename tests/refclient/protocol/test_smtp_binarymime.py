@@ -1,9 +1,11 @@
-"""``needs_binarymime`` against the definition it implements (RFC 3030 section 3).
+"""``body_type`` and ``needs_binarymime`` against the definitions they implement.
 
-The function looks at the NUL, CR and LF octets apart from the rest, then at
-each CR, instead of searching line by line; the property here is that it
-agrees with the plain reading of the rule (a NUL, a CR not followed by LF, or
-an LF not preceded by CR) for any octets, with the line-ending octets made
+RFC 3030 section 3 and RFC 6152: the functions scan the message in pieces
+with the standard library's newline decoder instead of searching line by
+line; the properties here are that they agree with the plain reading of the
+rules (a NUL, a CR not followed by LF, or an LF not preceded by CR; an octet
+over 127) and with the translate-based implementation they replaced, for any
+octets and wherever the pieces are cut, with the line-ending octets made
 frequent so that the edge cases come up.
 """
 
@@ -56,6 +58,46 @@ def test_the_body_type_agrees_with_both_rules(message: bytes) -> None:
         else "7BIT"
     )
     assert body_type(message) == expected
+
+
+_SEVEN_BIT_TEXT = bytes(octet for octet in range(128) if octet not in b"\0\r\n")
+_CR_NOT_LF = re.compile(rb"\r[^\n]")
+
+
+def _previous_body_type(message: bytes) -> str:
+    """The implementation ``body_type`` replaced: a translate pass and a CR search."""
+    kept = message.translate(None, _SEVEN_BIT_TEXT)
+    eight_bit = not kept.isascii()
+    endings = kept.translate(None, bytes(range(128, 256))) if eight_bit else kept
+    if endings != b"\r\n" * (len(endings) // 2) or _CR_NOT_LF.search(message) is not None:
+        return "BINARYMIME"
+    return "8BITMIME" if eight_bit else "7BIT"
+
+
+#: Hostile octets: line-ending runs, NUL and 8-bit next to them, every octet value.
+_HOSTILE = st.lists(
+    st.sampled_from([b"\r", b"\n", b"\r\n", b"\n\r", b"\x00", b"\xff", b"\x80", b"\x0d\x0d", b"a"])
+    | st.binary(max_size=4),
+    max_size=60,
+).map(b"".join)
+
+
+@given(_OCTETS | _HOSTILE, st.integers(min_value=1, max_value=9))
+def test_the_body_type_is_the_same_wherever_the_pieces_are_cut(
+    message: bytes, piece_size: int
+) -> None:
+    # A CR at the end of one piece and its LF at the start of the next are still CR LF.
+    expected = _previous_body_type(message)
+    assert body_type(message, piece_size=piece_size) == expected
+    assert body_type(message) == expected
+
+
+def test_a_crlf_split_between_pieces_is_one_line_end_and_a_final_cr_is_bare() -> None:
+    assert body_type(b"ab\r\ncd\r\n", piece_size=3) == "7BIT"  # pieces "ab\r", "\ncd", "\r\n"
+    assert body_type(b"ab\r", piece_size=3) == "BINARYMIME"
+    assert body_type(b"ab\rcd\r\n", piece_size=3) == "BINARYMIME"
+    assert body_type(b"\xffb\r\n\x00", piece_size=4) == "BINARYMIME"  # NUL in the last piece
+    assert body_type(b"ab\r\n\xff", piece_size=4) == "8BITMIME"  # 8-bit in the last piece
 
 
 def test_body_types_of_plain_examples() -> None:
