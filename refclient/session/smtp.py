@@ -7,7 +7,8 @@ section 4.2 says everything learned before is void) and says QUIT on exit.
 The session refuses what would silently damage a message: 8-bit data to a
 server without 8BITMIME (RFC 6152), binary data (NUL, bare CR or LF) to a
 server without BINARYMIME and CHUNKING (RFC 3030), UTF-8 addresses without
-SMTPUTF8 (RFC 6531), a message larger than the server's SIZE (RFC 1870). It
+SMTPUTF8 (RFC 6531), a message larger than the server's SIZE (RFC 1870), a
+line over 998 octets by DATA (RFC 5321 section 4.5.3.1.6). It
 refuses what the user asked for and cannot have: DSN parameters without DSN
 (RFC 3461 section 4), REQUIRETLS without TLS or without the server's
 REQUIRETLS (RFC 8689 section 4.2.1: such a message must not be sent).
@@ -41,6 +42,7 @@ from refclient.protocol.smtp import (
     body_type,
     parse_ehlo,
 )
+from refclient.protocol.smtp.data import MAX_LINE, lines_fit
 from refclient.sasl import SaslError, choose_mechanism
 from refclient.session.base import Session
 from refclient.session.options import ClientOptions
@@ -245,6 +247,12 @@ class SMTPSession(Session):
                         "(RFC 6152); refusing to send it damaged",
                     )
                 parameters.append("BODY=8BITMIME")
+            if not use_bdat and not lines_fit(data):
+                self.fail(
+                    errors.CommandFailed,
+                    f"a line of the message is over {MAX_LINE - 2} octets, which DATA cannot "
+                    "carry (RFC 5321 section 4.5.3.1.6); refusing to send it damaged",
+                )
         blank = data.find(b"\r\n\r\n")
         header = data if blank < 0 else data[:blank]
         if needs_smtputf8(*addresses):

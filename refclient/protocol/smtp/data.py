@@ -1,4 +1,4 @@
-"""The DATA payload (RFC 5321 section 4.5.2): dot-stuffing and the final ``.``."""
+"""The DATA payload (RFC 5321 section 4.5.2): dot-stuffing, the final ``.``, line length."""
 
 from __future__ import annotations
 
@@ -11,6 +11,35 @@ PIECE_SIZE = 256 * 1024
 #: Stuffing (section 4.5.2) adds a dot after every CRLF that a dot follows.
 _LINE_DOT = b"\r\n."
 _LINE_DOTS = b"\r\n.."
+
+#: RFC 5321 section 4.5.3.1.6: a text line is at most 1000 octets, its CRLF included.
+MAX_LINE = 1000
+
+
+def lines_fit(message: bytes, limit: int = MAX_LINE) -> bool:
+    """Whether every line of ``message`` is at most ``limit`` octets as DATA sends it.
+
+    A line is counted up to and including its LF; a last line without one
+    gets CRLF from :func:`stuff`, so it may have ``limit - 2`` octets. A line
+    over the limit cannot travel by DATA (RFC 5321 section 4.5.3.1.6): some
+    servers refuse it, others break it in two, damaging the message.
+
+    The message is stepped through a window of ``limit`` octets at a time:
+    the last LF in the window ends every line that starts in it but the last,
+    and the next window starts after that LF, so a message of short lines
+    takes one memrchr call per ``limit`` octets or so (about 55,000 for
+    50 MB) rather than one per line, and a window without an LF is a line
+    that does not fit.
+    """
+    rfind = message.rfind
+    size = len(message)
+    start = 0  # where a line starts; every line before it fits
+    while size - start > limit:
+        start = rfind(b"\n", start, start + limit) + 1
+        if not start:
+            return False
+    # What is left is at most ``limit`` octets: only an unterminated last line can be too long.
+    return size - max(start, rfind(b"\n", start) + 1) <= limit - 2
 
 
 def stuff(message: bytes) -> bytes:

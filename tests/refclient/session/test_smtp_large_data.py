@@ -4,7 +4,8 @@ The pieces are cut after line ends (:func:`~refclient.protocol.smtp.data.stuffed
 lines that start with a dot sit around every piece boundary, and the fake
 server's store judges that the message arrived exactly. A binary message
 (NUL, bare CR or LF, RFC 3030 section 3) is refused before MAIL, wherever
-the flaw is, and the session goes on.
+the flaw is, and the session goes on; so is a line over 998 octets (RFC 5321
+section 4.5.3.1.6), which DATA cannot carry.
 """
 
 from __future__ import annotations
@@ -90,4 +91,20 @@ def test_a_binary_message_is_refused_before_mail_and_the_session_goes_on(
     assert isinstance(refused, errors.CommandFailed) and "BINARYMIME" in str(refused)
     assert sent is False
     assert inbox(servers) == [small]
+    assert len(submission_record(servers.store).transactions) == 1
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_lines_of_998_octets_go_by_data_and_a_longer_one_is_refused_before_mail(
+    servers: FakeMailServers, where: str
+) -> None:
+    message = large_message()
+    at = {"first": 40, "middle": len(message) // 2, "last": len(message) - 2}[where]
+    at = message.index(b"\r\n", at) + 2  # at a line start
+    longest = message[:at] + b"y" * 998 + b"\r\n" + message[at:]
+    too_long = message[:at] + b"z" * 999 + b"\r\n" + message[at:]
+    refused, sent = asyncio.run(send(servers, too_long, longest))
+    assert isinstance(refused, errors.CommandFailed) and "4.5.3.1.6" in str(refused)
+    assert sent is False
+    assert inbox(servers) == [longest]
     assert len(submission_record(servers.store).transactions) == 1
