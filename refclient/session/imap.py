@@ -426,8 +426,19 @@ class IMAPSession(Session):
         secret: bool = False,
     ) -> Result:
         untagged: list[Untagged] = []
+        engine = self.engine
         while True:
-            event = await self._next()
+            # self._next() written out: one coroutine less per response (most are FETCH data).
+            event = engine.next_event()
+            if engine.findings:
+                self._drain_findings()
+            if isinstance(event, NeedData):
+                engine.receive_data(await self.read())
+                continue
+            if isinstance(event, Untagged):
+                self._observe(event)
+                untagged.append(event)
+                continue
             if isinstance(event, Continuation):
                 if self.engine.awaiting_continuation:
                     pieces = self.engine.continue_parts()
@@ -439,10 +450,6 @@ class IMAPSession(Session):
                     self.stream.write(await on_continuation(event), shown=b"<redacted>\r\n")
                 else:
                     self.fail(errors.ProtocolViolation, "unexpected continuation request")
-                continue
-            if isinstance(event, Untagged):
-                self._observe(event)
-                untagged.append(event)
                 continue
             if event.tag != tag:
                 continue  # recorded by the engine as imap.unknown-tag
