@@ -93,6 +93,7 @@ class Transcript:
         self._tail: deque[Entry] = deque(maxlen=max_entries - self._head_limit)
         self._omitted = 0
         self._secrets: list[bytes] = []
+        self._longest_secret = 0
         self._partial: dict[str, bytearray] = {"C": bytearray(), "S": bytearray()}
         #: Bulk chunks being received in a row (see :meth:`_feed`), if any.
         self._run: _BulkRun | None = None
@@ -121,6 +122,7 @@ class Transcript:
         for form in sorted(forms, key=len, reverse=True):
             if form not in self._secrets:
                 self._secrets.append(form)
+                self._longest_secret = max(self._longest_secret, len(form))
 
     @property
     def secrets(self) -> tuple[bytes, ...]:
@@ -231,27 +233,46 @@ class Transcript:
         self._feed_lines(run.direction, run.tail)
 
     def _feed_lines(self, direction: str, data: bytes) -> None:
+        """Record the lines that ``data`` completes; keep its unfinished last line pending.
+
+        The complete lines are redacted together, one search per secret over
+        the piece rather than over each line (a tenth of the cost for short
+        lines), and before they are cut at ``max_line``, so that a secret a cut
+        would split is still found whole. They share one time, their arrival.
+        """
         pending = self._partial[direction]
-        start = 0
-        while True:
-            end = data.find(b"\n", start)
-            if end < 0:
-                room = self._max_line + 1 - len(pending)
-                if room > 0:
-                    pending += data[start : start + room]
-                return
-            room = self._max_line + 1 - len(pending)
+        # An unfinished line is kept up to the cut and a secret's length beyond it: a
+        # secret that starts before the cut is then still whole when its line is redacted.
+        keep = self._max_line + 1 + self._longest_secret
+        last = data.rfind(b"\n")
+        if last < 0:
+            room = keep - len(pending)
             if room > 0:
-                pending += data[start : min(end, start + room)]
-            self._add(direction, bytes(pending))
+                pending += data[:room]
+            return
+        block = data[: last + 1]
+        if pending:
+            block = bytes(pending) + block
             pending.clear()
-            start = end + 1
+        seconds = self._clock() - self._start
+        lines = self.redact(block).split(b"\n")
+        lines.pop()  # the empty piece after the last LF
+        for line in lines:
+            self._keep(direction, line, seconds)
+        if last + 1 < len(data):
+            pending += data[last + 1 : last + 1 + keep]
 
     def _add(self, direction: str, line: bytes) -> None:
-        line = line.removesuffix(b"\n").removesuffix(b"\r")
+        """Record one line (its line end, if any, is dropped), redacted."""
+        line = line.removesuffix(b"\n")
+        self._keep(direction, self.redact(line), self._clock() - self._start)
+
+    def _keep(self, direction: str, line: bytes, seconds: float) -> None:
+        """Keep one redacted line without its LF: cut at ``max_line``, within the bounds."""
+        line = line.removesuffix(b"\r")
         if len(line) > self._max_line:
             line = line[: self._max_line] + b"...<cut>"
-        entry = Entry(self._clock() - self._start, direction, self.redact(line))
+        entry = Entry(seconds, direction, line)
         if len(self._head) < self._head_limit:
             self._head.append(entry)
         else:

@@ -52,6 +52,23 @@ def test_secrets_and_their_base64_forms_are_redacted() -> None:
     assert sweep(["x hunter2-secret y"], ["hunter2-secret"]) == ["hunter2-secret"]
 
 
+@given(st.integers(min_value=0, max_value=130), st.integers(min_value=1, max_value=40))
+def test_a_secret_is_redacted_wherever_the_line_is_cut_or_split(offset: int, size: int) -> None:
+    """Redaction comes before the cut at max_line: no part of a secret shows at the cut."""
+    transcript = Transcript(max_line=100)
+    transcript.add_secret("Sekr3t-Passw0rd")
+    line = b"x" * offset + b"Sekr3t-Passw0rd tail\r\n"
+    for start in range(0, len(line), size):
+        transcript.server(line[start : start + size])
+    assert all(b"Sekr" not in entry.data for entry in transcript.entries())
+
+
+def test_without_the_secret_registered_the_cut_line_shows_it() -> None:
+    transcript = Transcript(max_line=100)
+    transcript.server(b"x" * 96 + b"Sekr3t-Passw0rd tail\r\n")
+    assert [entry.data for entry in transcript.entries()] == [b"x" * 96 + b"Sekr...<cut>"]
+
+
 def test_shown_replaces_what_was_sent() -> None:
     transcript = Transcript()
     transcript.client(b"A1 LOGIN u p\r\n", shown=b"A1 LOGIN u <redacted>\r\n")
