@@ -13,6 +13,7 @@ not a RecursionError): lists are built with an explicit stack.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -211,41 +212,35 @@ def parse_values(frame: Frame, position: int = 0, *, max_nesting: int) -> list[V
             # The usual last piece of a response with a literal: the closing parenthesis.
             current = stack.pop()
             continue
-        plain = (
-            _plain_tokens(line[position:] if position else line)
-            if len(line) - position >= _PLAIN_MIN
-            else None
-        )
-        append = current.append
-        if plain is not None:
-            words, strings = plain
-            if index < last and words and words[-1] == "~" and line[-1:] == b"~":
-                # The "~" of a literal8 (RFC 3516 section 4.2): the literal follows.
-                words.pop()
-            take = iter(strings).__next__
-            nils = _NIL_WORDS
-            for word in words:  # most frequent first: NIL, strings, lists (ENVELOPE)
-                if word == "NIL":
-                    append(None)
-                elif word == '"':
-                    append(take())
-                elif word == "(":
-                    if len(stack) >= max_nesting:
-                        raise _error(frame, f"lists nested deeper than {max_nesting}")
-                    child: list[Value] = []
-                    append(child)
-                    stack.append(current)
-                    current = child
-                    append = child.append
-                elif word == ")":
-                    if not stack:
-                        raise _error(frame, "unbalanced ')'")
-                    current = stack.pop()
-                    append = current.append
-                elif word in nils:  # NIL in another case
-                    append(None)
+        if len(line) - position >= _PLAIN_MIN:
+            piece = line[position:] if position else line
+            shaped = (
+                _shaped_values(frame, piece, max_nesting - len(stack))
+                if index >= last or piece[-1:] != b"~"  # not a literal8's "~" (RFC 3516)
+                else None
+            )
+            if shaped is not None:
+                current.extend(shaped)
+            else:
+                plain = _plain_tokens(piece)
+                if plain is not None:
+                    words, strings = plain
+                    if index < last and words and words[-1] == "~" and line[-1:] == b"~":
+                        # The "~" of a literal8 (RFC 3516 section 4.2): the literal follows.
+                        words.pop()
+                    current = _word_values(
+                        frame, words, strings, current, stack=stack, max_nesting=max_nesting
+                    )
                 else:
-                    append(word)
+                    current = _tokenize_piece(
+                        frame,
+                        line,
+                        position,
+                        before_literal=index < last,
+                        current=current,
+                        stack=stack,
+                        max_nesting=max_nesting,
+                    )
         else:
             current = _tokenize_piece(
                 frame,
@@ -256,13 +251,187 @@ def parse_values(frame: Frame, position: int = 0, *, max_nesting: int) -> list[V
                 stack=stack,
                 max_nesting=max_nesting,
             )
-            append = current.append
         if index < last:
-            append(literals[index])
+            current.append(literals[index])
         position = 0
     if stack:
         raise _error(frame, "unbalanced '('")
     return top
+
+
+def _word_values(
+    frame: Frame,
+    words: list[str],
+    strings: list[bytes],
+    current: list[Value],
+    *,
+    stack: list[list[Value]],
+    max_nesting: int,
+) -> list[Value]:
+    """Add the values of :func:`_plain_tokens`' words to ``current``; returns the open list.
+
+    ``stack`` holds the open lists and is changed in place.
+    """
+    append = current.append
+    take = iter(strings).__next__
+    nils = _NIL_WORDS
+    for word in words:  # most frequent first: NIL, strings, lists (ENVELOPE)
+        if word == "NIL":
+            append(None)
+        elif word == '"':
+            append(take())
+        elif word == "(":
+            if len(stack) >= max_nesting:
+                raise _error(frame, f"lists nested deeper than {max_nesting}")
+            child: list[Value] = []
+            append(child)
+            stack.append(current)
+            current = child
+            append = child.append
+        elif word == ")":
+            if not stack:
+                raise _error(frame, "unbalanced ')'")
+            current = stack.pop()
+            append = current.append
+        elif word in nils:  # NIL in another case
+            append(None)
+        else:
+            append(word)
+    return current
+
+
+#: Octet map of a line piece's outside (strings cut out) to its shape key: digits become
+#: ``0``, everything else stays. Pieces with equal keys cut into the same tokens in the
+#: same places, and differ only in the digits of some atoms (UIDs, sizes, counts).
+_SHAPE_KEY = bytes(0x30 if 0x30 <= octet <= 0x39 else octet for octet in range(0x100))
+#: The tokens of a common-shape outside, when a shape is learnt (:func:`_learn_shape`).
+_SHAPE_TOKEN = re.compile(rb'[()"]|[^ ()"]++')
+#: Most shapes kept; a server that sends ever new ones costs a learning each, no memory.
+_SHAPES_MAX = 512
+#: Deepest nesting, and most tokens, a learnt shape may have (bounds its builder's source).
+_SHAPE_DEPTH_MAX = 64
+_SHAPE_TOKENS_MAX = 2000
+#: In :data:`_SHAPES`: a key seen once (learnt when seen again), or one that is no shape.
+_SEEN_ONCE = 0
+_NO_SHAPE = 1
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """How to build the values of every line piece whose outside has one shape key.
+
+    ``build(strings, outside)`` returns the piece's values: its lists and
+    NILs as learnt, the strings in order, the atoms with digits sliced out
+    of the outside, the other atoms as learnt (shared ``str`` objects).
+    """
+
+    build: Callable[[list[bytes], bytes], list[Value]]
+    depth: int  # deepest list nesting
+    backslashes: int  # the atoms' backslashes: a piece with more has an escape in a string
+
+
+_SHAPES: dict[bytes, _Shape | int] = {}
+
+
+def _shaped_values(frame: Frame, piece: bytes, room: int) -> list[Value] | None:
+    """The values of a balanced common-shape piece from its learnt shape, or None.
+
+    A FETCH response's line is mostly the same from message to message but
+    for its strings and some numbers, so its shape (see :data:`_SHAPE_KEY`)
+    is learnt when seen a second time (:func:`_learn_shape`) and then
+    filled: the strings cut out by one split, and the lists built by the
+    shape's builder in one call. None leaves the piece to the other paths
+    (not the common shape, not balanced on its own, nested deeper than
+    ``room`` allows, an escape in a string, or a shape not learnt), which
+    give the same values and raise the same errors (RFC 3501 section 9).
+    """
+    if b"[" in piece and b'"' not in piece:
+        return None  # a section spec such as BODY[]: not the common shape
+    parts = piece.split(b'"')
+    if not len(parts) & 1:
+        return None  # an unterminated quoted string
+    outside = b'"'.join(parts[0::2])
+    key = outside.translate(_SHAPE_KEY)
+    shape = _SHAPES.get(key)
+    if shape.__class__ is not _Shape:
+        if shape is None:
+            if len(_SHAPES) >= _SHAPES_MAX:
+                _SHAPES.clear()
+            _SHAPES[key] = _SEEN_ONCE
+            return None
+        if shape == _SEEN_ONCE:
+            return _learn_shape(frame, key, outside, parts[1::2], room)
+        return None
+    if (
+        shape.depth > room
+        or 0x0D in piece  # CR, LF: the octets are looked up as ints, by memchr
+        or 0x0A in piece
+        or piece.count(0x5C) != shape.backslashes  # more than the atoms': an escape
+    ):
+        return None
+    return shape.build(parts[1::2], outside)
+
+
+def _learn_shape(
+    frame: Frame, key: bytes, outside: bytes, strings: list[bytes], room: int
+) -> list[Value] | None:
+    """Learn the shape of a piece from its values by the word loop; returns those values.
+
+    The shape's builder is a function made from the values' structure
+    alone: its source holds list displays, ``None``, and indexes into the
+    strings, into the learnt atoms and into the outside (slices), never an
+    octet of the piece. A piece that is not in the common shape, raises, or
+    does not close every list it opens is remembered as no shape, and None
+    is returned: the caller's other paths then read it in its context (an
+    unbalanced piece may well close a list that an earlier piece opened).
+    """
+    if strings and b"".join(strings).translate(None, _QUOTED_OCTETS):
+        return None  # an escape, CR or LF in this piece's strings, not in its shape
+    _SHAPES[key] = _NO_SHAPE
+    if outside.translate(None, _PLAIN_OCTETS):
+        return None
+    spaced = outside.replace(b'"', b' " ').replace(b"(", b" ( ").replace(b")", b" ) ")
+    words = spaced.decode("ascii").split()  # as _plain_tokens cuts them
+    if len(words) > _SHAPE_TOKENS_MAX:
+        return None
+    values: list[Value] = []
+    stack: list[list[Value]] = []
+    try:
+        _word_values(frame, words, strings, values, stack=stack, max_nesting=_SHAPE_DEPTH_MAX)
+    except RemoteProtocolError:
+        return None
+    if stack:
+        return None
+    items: list[str] = []
+    atoms: list[str] = []
+    depth = deepest = string = 0
+    for match in _SHAPE_TOKEN.finditer(outside):
+        token = match.group()
+        if token == b"(":
+            items.append("[")
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token == b")":
+            items.append("]")
+            depth -= 1
+        elif token == b'"':
+            items.append(f"s[{string}]")
+            string += 1
+        elif token.upper() == b"NIL":
+            items.append("None")
+        elif token.translate(None, b"0123456789") != token:
+            items.append(f"o[{match.start()}:{match.end()}].decode()")
+        else:
+            items.append(f"c[{len(atoms)}]")
+            atoms.append(token.decode("ascii"))
+    source = ",".join(["lambda s, o: [", *items, "]"]).replace("[,", "[").replace(",]", "]")
+    # The source is the structure's alone (see above); no builtins are in reach of it.
+    build = eval(source, {"__builtins__": {}, "c": tuple(atoms)})
+    shape = _Shape(build, deepest, outside.count(0x5C))
+    if shape.build(strings, outside) != values:
+        return None  # the builder does not give the word loop's values: not used
+    _SHAPES[key] = shape
+    return values if deepest <= room else None
 
 
 def _plain_tokens(piece: bytes) -> tuple[list[str], list[bytes]] | None:
