@@ -153,10 +153,35 @@ def _text(value: Value) -> str | None:
     return as_text(value)
 
 
+#: Address lists already converted, by their fields: a mailbox's messages come from and
+#: go to few addresses, and an Address is immutable, so equal lists share one tuple.
+_ADDRESS_LISTS: dict[tuple[tuple[object, ...], ...], tuple[Address, ...]] = {}
+#: Most address lists kept (the cache starts over when full).
+_ADDRESS_LISTS_MAX = 1024
+
+
 def _addresses(raw: Value) -> tuple[Address, ...]:
     """An ENVELOPE address list (NIL is empty); each address has exactly 4 fields."""
     if raw is None:
         return ()
+    try:
+        key = tuple(map(tuple, raw))  # type: ignore[arg-type]
+        known = _ADDRESS_LISTS.get(key)
+    except TypeError:  # not a list of lists of strings: converted (or refused) below
+        key = None
+        known = None
+    if known is not None:
+        return known
+    addresses = _convert_addresses(raw)
+    if key is not None:
+        if len(_ADDRESS_LISTS) >= _ADDRESS_LISTS_MAX:
+            _ADDRESS_LISTS.clear()
+        _ADDRESS_LISTS[key] = addresses
+    return addresses
+
+
+def _convert_addresses(raw: Value) -> tuple[Address, ...]:
+    """:func:`_addresses` for a list not seen before."""
     result = []
     for entry in raw if raw.__class__ is list else as_list(raw):
         parts = entry if entry.__class__ is list else as_list(entry)
@@ -363,14 +388,22 @@ def parse_bodystructure(value: Value, findings: list[Finding], *, depth: int = 0
             language = tuple(_text(x) or "" for x in (raw if isinstance(raw, list) else [raw]))
         if len(rest) > 3 and rest[3] is not None:
             location = _text(rest[3])
-    parameters = items[2]
+    raw_parameters = items[2]
     identifier = items[3]
     description = items[4]
     encoding = items[5]
+    parameters: dict[str, str] | None = None
+    if raw_parameters.__class__ is list and len(raw_parameters) == 2:
+        # The common single parameter, such as ("CHARSET" "US-ASCII"): _parameters inline.
+        name, text = raw_parameters
+        if name.__class__ is bytes and text.__class__ is bytes:
+            parameters = {name.decode("utf-8", "replace").lower(): text.decode("utf-8", "replace")}
+    if parameters is None and raw_parameters is not None:
+        parameters = _parameters(raw_parameters, findings)
     return BodyStructure(
         main,
         sub,
-        {} if parameters is None else _parameters(parameters, findings),
+        parameters,
         None if identifier is None else _text(identifier),
         None if description is None else _text(description),
         encoding.decode("utf-8", "replace") if encoding.__class__ is bytes else _text(encoding),

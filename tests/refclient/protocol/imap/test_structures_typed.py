@@ -166,3 +166,92 @@ def test_plain_numbers_are_no_findings() -> None:
     findings: list[Finding] = []
     body = parse_bodystructure([b"TEXT", b"PLAIN", None, None, None, b"7BIT", "12", "1"], findings)
     assert (body.size, body.lines, body.parameters, findings) == (12, 1, {}, [])
+
+
+def test_equal_address_lists_give_equal_addresses_across_envelopes() -> None:
+    def envelope(host: bytes) -> list[Value]:
+        sender: list[Value] = [[b"Fred", None, b"fred", host]]
+        return [
+            None,
+            b"s",
+            sender,
+            sender,
+            sender,
+            [[None, None, b"to", host]],
+            None,
+            None,
+            None,
+            None,
+        ]
+
+    first = parse_envelope(envelope(b"example.test"))
+    again = parse_envelope(envelope(b"example.test"))
+    other = parse_envelope(envelope(b"other.test"))
+    assert again == first
+    assert again.from_ == (Address("Fred", None, "fred", "example.test"),)
+    assert other.from_ == (Address("Fred", None, "fred", "other.test"),)
+    assert other.to == (Address(None, None, "to", "other.test"),)
+
+
+@pytest.mark.parametrize("host", [b"example.test", "example.test", None])
+def test_an_address_list_seen_before_is_still_refused_when_malformed(host: Value) -> None:
+    good: list[Value] = [
+        None,
+        None,
+        [[None, None, b"a", host]],
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
+    parse_envelope(good)
+    bad: list[Value] = [
+        None,
+        None,
+        [[None, None, b"a", host], [b"x"]],
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
+    with pytest.raises(RemoteProtocolError, match="4 fields"):
+        parse_envelope(bad)
+
+
+def test_an_address_list_holding_a_list_is_refused() -> None:
+    nested: list[Value] = [
+        None,
+        None,
+        [[None, None, [b"a"], b"h"]],
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
+    with pytest.raises(RemoteProtocolError, match="expected a string, got a list"):
+        parse_envelope(nested)
+
+
+def test_body_parameters_common_and_other_shapes_agree() -> None:
+    findings: list[Finding] = []
+    single = parse_bodystructure(
+        [b"TEXT", b"PLAIN", [b"CharSet", b"UTF-8"], None, None, b"7BIT", "1", "1"], findings
+    )
+    atoms = parse_bodystructure(
+        [b"TEXT", b"PLAIN", ["CharSet", "UTF-8"], None, None, b"7BIT", "1", "1"], findings
+    )
+    assert single.parameters == atoms.parameters == {"charset": "UTF-8"}
+    odd = parse_bodystructure(
+        [b"TEXT", b"PLAIN", [b"CHARSET", b"A", b"B"], None, None, b"7BIT", "1", "1"], findings
+    )
+    assert odd.parameters == {"charset": "A"}
+    assert [finding.id for finding in findings] == ["imap.bodystructure-params"]
