@@ -155,17 +155,26 @@ def _text(value: Value) -> str | None:
 
 #: Address lists already converted, by their fields: a mailbox's messages come from and
 #: go to few addresses, and an Address is immutable, so equal lists share one tuple.
-_ADDRESS_LISTS: dict[tuple[tuple[object, ...], ...], tuple[Address, ...]] = {}
+_ADDRESS_LISTS: dict[tuple[object, ...], tuple[Address, ...]] = {}
 #: Most address lists kept (the cache starts over when full).
 _ADDRESS_LISTS_MAX = 1024
+_list_iter = list.__iter__
 
 
 def _addresses(raw: Value) -> tuple[Address, ...]:
     """An ENVELOPE address list (NIL is empty); each address has exactly 4 fields."""
     if raw is None:
         return ()
+    key: tuple[object, ...] | None
     try:
-        key = tuple(map(tuple, raw))  # type: ignore[arg-type]
+        # One address (the common case) is keyed by its fields; more, by each one's.
+        # list.__iter__ refuses anything but a list (an atom "abcd" in place of an
+        # address must not pass for the address (a b c d)).
+        key = (
+            tuple(_list_iter(raw[0]))  # type: ignore[arg-type]
+            if len(raw) == 1
+            else tuple(map(tuple, map(_list_iter, raw)))  # type: ignore[arg-type]
+        )
         known = _ADDRESS_LISTS.get(key)
     except TypeError:  # not a list of lists of strings: converted (or refused) below
         key = None
@@ -496,11 +505,19 @@ def parse_fetch(number: int, value: list[Value], findings: list[Finding]) -> Fet
             item = items[index + 1]
             index += 2
             if kind == _UID:
-                data.uid = _number(item, findings, "UID")
+                data.uid = (
+                    int(item)
+                    if item.__class__ is str and item.isdecimal()
+                    else _number(item, findings, "UID")
+                )
             elif kind == _FLAGS:
                 data.flags = _flags(item)
             elif kind == _SIZE:
-                data.size = _number(item, findings, "RFC822.SIZE")
+                data.size = (
+                    int(item)
+                    if item.__class__ is str and item.isdecimal()
+                    else _number(item, findings, "RFC822.SIZE")
+                )
             elif kind == _ENVELOPE:
                 data.envelope = parse_envelope(item)
             else:

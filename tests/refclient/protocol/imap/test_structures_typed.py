@@ -255,3 +255,13 @@ def test_body_parameters_common_and_other_shapes_agree() -> None:
     )
     assert odd.parameters == {"charset": "A"}
     assert [finding.id for finding in findings] == ["imap.bodystructure-params"]
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_an_atom_in_place_of_an_address_is_refused_after_the_address(count: int) -> None:
+    fields: list[Value] = ["a", "b", "c", "d"]
+    listed: list[Value] = [None, None, [fields] * count, None, None, None, None, None, None, None]
+    assert parse_envelope(listed).from_ == (Address("a", "b", "c", "d"),) * count
+    atoms: list[Value] = [None, None, ["abcd"] * count, None, None, None, None, None, None, None]
+    with pytest.raises(RemoteProtocolError, match="expected a list"):
+        parse_envelope(atoms)
