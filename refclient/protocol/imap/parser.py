@@ -193,10 +193,12 @@ def _status_rest(frame: Frame, position: int, max_nesting: int) -> tuple[Respons
 def parse_values(frame: Frame, position: int = 0, *, max_nesting: int) -> list[Value]:
     """Every value of ``frame`` from ``position`` of its first line on, with lists nested.
 
-    A line piece in the common shape (see :func:`_plain_tokens`) is cut by
-    C-speed bytes operations; any other piece by one compiled pattern
-    (:data:`_TOKEN`, the scan runs in C). Both give the same tokens, and
-    the loops below only dispatch on each token. A literal is the value
+    A balanced line piece of a shape seen before (the bulk of FETCH lines)
+    is built by that shape's builder (:func:`_shaped_values`); another
+    piece in the common shape (see :func:`_plain_tokens`) is cut by C-speed
+    bytes operations; any other piece by one compiled pattern (:data:`_TOKEN`,
+    the scan runs in C). All give the same values, and the loops only
+    dispatch on each token. A literal is the value
     between two line pieces (RFC 3501 section 4.3). An octet that starts no
     token (``{`` inside a line, ``]``, a control character, an unterminated
     quoted string) is an error.
