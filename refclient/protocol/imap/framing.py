@@ -187,8 +187,10 @@ class ResponseFramer:
     def divert_large_literals(self, sink: LiteralSink | None) -> None:
         """Send the octets of literals of :data:`LARGE_LITERAL` octets or more to ``sink``.
 
-        Each such literal's octets go to ``sink`` as they arrive, in order,
-        and the frame holds a :class:`DivertedLiteral` for it; ``None`` keeps
+        Each such literal's octets go to ``sink`` as they arrive, in order
+        (each piece a view that is valid during the call only: it is released
+        when the sink returns), and the frame holds a :class:`DivertedLiteral`
+        for it; ``None`` keeps
         them in memory again (the default). A message saved to a file thus
         never sits whole in memory, and is written while the rest arrives.
         """
@@ -197,7 +199,10 @@ class ResponseFramer:
     def _divert(self, view: memoryview) -> None:
         self._diverting -= len(view)
         if self._sink is not None and len(view):
-            self._sink(view)
+            # Released when the sink returns, even if it kept the piece (a kept error's
+            # traceback does): a live view would pin the buffer, which must grow later.
+            with view:
+                self._sink(view)
 
     @property
     def idle(self) -> bool:

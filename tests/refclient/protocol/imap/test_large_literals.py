@@ -196,3 +196,27 @@ def test_only_a_well_formed_announcement_starts_a_literal(
         assert frame.lines == (line,) and frame.literals == ()
     else:
         assert frame.literals == (literal,) and frame.lines == (line[: line.rindex(b"{")], b")")
+
+
+def test_a_sink_that_keeps_its_piece_does_not_pin_the_framer_buffer() -> None:
+    """A piece handed to the sink is released when the sink returns.
+
+    A sink that keeps it (a traceback kept with a disk error does) would
+    otherwise pin the framer's own buffer, and the next octets could not be
+    added behind an unfinished line (BufferError).
+    """
+    kept: list[memoryview] = []
+    framer = ResponseFramer(max_line=4096, max_literal=4 * LARGE_LITERAL)
+    framer.divert_large_literals(kept.append)
+    size = LARGE_LITERAL
+    framer.feed(b"* 1 FETCH (UID 7 BODY[] {")  # an unfinished line: the buffer will grow
+    assert framer.next_frame() is None
+    framer.feed(b"%d}\r\n" % size + b"x" * 1000)
+    assert framer.next_frame() is None
+    framer.feed(b"y" * (size - 1000) + b")\r\n* 2 EXI")
+    assert framer.next_frame() is not None
+    framer.feed(b"STS\r\n")
+    frame = framer.next_frame()
+    assert frame is not None and frame.lines == (b"* 2 EXISTS",)
+    with pytest.raises(ValueError, match="released"):
+        bytes(kept[0])
