@@ -310,6 +310,9 @@ _SHAPE_KEY = bytes(0x30 if 0x30 <= octet <= 0x39 else octet for octet in range(0
 _SHAPE_TOKEN = re.compile(rb'[()"]|[^ ()"]++')
 #: Most shapes kept; a server that sends ever new ones costs a learning each, no memory.
 _SHAPES_MAX = 512
+#: Longest piece whose shape is learnt: the keys kept then hold at most 8 MiB in all,
+#: whatever a server sends (a FETCH line of metadata is some hundreds of octets).
+_SHAPE_PIECE_MAX = 16 * 1024
 #: Deepest nesting, and most tokens, a learnt shape may have (bounds its builder's source).
 _SHAPE_DEPTH_MAX = 64
 _SHAPE_TOKENS_MAX = 2000
@@ -349,6 +352,8 @@ def _shaped_values(frame: Frame, piece: bytes, room: int) -> list[Value] | None:
     """
     if b"[" in piece and b'"' not in piece:
         return None  # a section spec such as BODY[]: not the common shape
+    if len(piece) > _SHAPE_PIECE_MAX:
+        return None  # kept as a key, it would hold too much memory
     parts = piece.split(b'"')
     if not len(parts) & 1:
         return None  # an unterminated quoted string

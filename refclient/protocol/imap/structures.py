@@ -158,6 +158,22 @@ def _text(value: Value) -> str | None:
 _ADDRESS_LISTS: dict[tuple[object, ...], tuple[Address, ...]] = {}
 #: Most address lists kept (the cache starts over when full).
 _ADDRESS_LISTS_MAX = 1024
+#: Largest address list kept, in octets of its fields: the cache then holds a few MiB at
+#: most, whatever a server sends (an address is some tens of octets).
+_ADDRESS_KEY_OCTETS_MAX = 1024
+
+
+def _key_octets(key: tuple[object, ...]) -> int:
+    """The octets of an address-list key's fields (one address's, or each one's)."""
+    total = 0
+    for part in key:
+        if isinstance(part, tuple):
+            total += _key_octets(part)
+        elif isinstance(part, bytes | str):
+            total += len(part)
+    return total
+
+
 _list_iter = list.__iter__
 
 
@@ -182,7 +198,7 @@ def _addresses(raw: Value) -> tuple[Address, ...]:
     if known is not None:
         return known
     addresses = _convert_addresses(raw)
-    if key is not None:
+    if key is not None and _key_octets(key) <= _ADDRESS_KEY_OCTETS_MAX:
         if len(_ADDRESS_LISTS) >= _ADDRESS_LISTS_MAX:
             _ADDRESS_LISTS.clear()
         _ADDRESS_LISTS[key] = addresses

@@ -217,3 +217,43 @@ def test_atoms_that_read_as_code_stay_atoms() -> None:
     ]
     for _ in range(3):
         assert parse_values(Frame((piece,), ()), max_nesting=NESTING) == expected
+
+
+def test_distinct_long_lines_leave_bounded_memory_behind() -> None:
+    """What is remembered between responses (learnt shapes, address lists) stays small.
+
+    A hostile server sending ever new long FETCH lines, each twice so that
+    its shape would be learnt, with long addresses: once the responses are
+    dropped, well under the size of what was sent is still held.
+    """
+    import tracemalloc  # noqa: PLC0415
+
+    from refclient.protocol.imap.structures import parse_fetch  # noqa: PLC0415
+
+    def letters(number: int) -> bytes:
+        return bytes(0x61 + (number // 26**place) % 26 for place in range(3))
+
+    def line(number: int) -> bytes:
+        name = b"n%d" % number + b"x" * 10_000
+        atoms = b" ".join([b"A" + letters(number) + b"B"] * 3000)  # a shape of its own
+        return (
+            b'* 1 FETCH (UID 1 ENVELOPE (NIL "s" (("%s" NIL "u" "h")) NIL NIL NIL NIL NIL NIL NIL)'
+            b" X (%s))" % (name, atoms)
+        )
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        sent = 0
+        for number in range(300):
+            data = line(number)
+            sent += 2 * len(data)
+            for _ in range(2):
+                response = parse_frame(Frame((data,), ()), max_nesting=NESTING)
+                assert isinstance(response, Untagged)
+                parse_fetch(1, response.values, [])
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert sent > 15_000_000
+    assert held < 4_000_000, held
