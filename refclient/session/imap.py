@@ -374,7 +374,13 @@ class IMAPSession(Session):
         items = response.values[0] if len(response.values) == 1 else response.values
         if not isinstance(items, list):
             return
-        for index, name in enumerate(items[0:-1:2]):
+        names = items[0:-1:2]
+        try:
+            if 6 not in map(len, names):  # type: ignore[arg-type]  # NIL: TypeError
+                return  # no name of six letters (scanned in C): the usual FETCH
+        except TypeError:
+            pass  # a NIL where a name belongs: each is looked at below
+        for index, name in enumerate(names):
             # Six letters first: most item names are not, and need no case folding.
             if isinstance(name, str) and len(name) == 6 and name.upper() == "MODSEQ":
                 values = as_list(items[2 * index + 1])
