@@ -214,6 +214,7 @@ def parse_values(frame: Frame, position: int = 0, *, max_nesting: int) -> list[V
             # The usual last piece of a response with a literal: the closing parenthesis.
             current = stack.pop()
             continue
+        general = True  # the general tokenizer, unless a faster path takes the piece
         if len(line) - position >= _PLAIN_MIN:
             piece = line[position:] if position else line
             shaped = (
@@ -223,27 +224,17 @@ def parse_values(frame: Frame, position: int = 0, *, max_nesting: int) -> list[V
             )
             if shaped is not None:
                 current.extend(shaped)
-            else:
-                plain = _plain_tokens(piece)
-                if plain is not None:
-                    words, strings = plain
-                    if index < last and words and words[-1] == "~" and line[-1:] == b"~":
-                        # The "~" of a literal8 (RFC 3516 section 4.2): the literal follows.
-                        words.pop()
-                    current = _word_values(
-                        frame, words, strings, current, stack=stack, max_nesting=max_nesting
-                    )
-                else:
-                    current = _tokenize_piece(
-                        frame,
-                        line,
-                        position,
-                        before_literal=index < last,
-                        current=current,
-                        stack=stack,
-                        max_nesting=max_nesting,
-                    )
-        else:
+                general = False
+            elif (plain := _plain_tokens(piece)) is not None:
+                words, strings = plain
+                if index < last and words and words[-1] == "~" and line[-1:] == b"~":
+                    # The "~" of a literal8 (RFC 3516 section 4.2): the literal follows.
+                    words.pop()
+                current = _word_values(
+                    frame, words, strings, current, stack=stack, max_nesting=max_nesting
+                )
+                general = False
+        if general:
             current = _tokenize_piece(
                 frame,
                 line,

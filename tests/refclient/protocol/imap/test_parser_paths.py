@@ -21,14 +21,11 @@ from refclient.protocol.imap.parser import (
     _PLAIN_MIN,
     Tagged,
     Untagged,
-    Value,
     _plain_tokens,
-    _tokenize_piece,
     parse_frame,
     parse_values,
 )
-
-NESTING = 6
+from tests.refclient.protocol.imap.reference_parse import NESTING, general, outcome, parsed
 
 #: Pieces that make up lines: the common shape's parts and every way out of it.
 _FRAGMENTS = st.sampled_from(
@@ -73,28 +70,6 @@ _FRAGMENTS = st.sampled_from(
 )
 
 
-def general(line: bytes) -> list[Value]:
-    """The values of ``line`` by the general pattern alone (the reference)."""
-    frame = Frame((line,), ())
-    stack: list[list[Value]] = []
-    top: list[Value] = []
-    _tokenize_piece(
-        frame, line, 0, before_literal=False, current=top, stack=stack, max_nesting=NESTING
-    )
-    if stack:
-        raise RemoteProtocolError("malformed response: unbalanced '('")
-    return top
-
-
-def outcome(parse: object, line: bytes) -> object:
-    """The values, or the error message, of ``parse(line)``."""
-    assert callable(parse)
-    try:
-        return parse(line)
-    except RemoteProtocolError as error:
-        return ("error", str(error).split(" (", 1)[0])
-
-
 def padded(line: bytes) -> bytes:
     """``line`` made long enough for the common-shape path to be tried."""
     return line + b" " * max(0, _PLAIN_MIN - len(line))
@@ -103,15 +78,13 @@ def padded(line: bytes) -> bytes:
 @given(st.lists(_FRAGMENTS, max_size=40))
 def test_both_tokenizers_give_the_same_values_or_error(fragments: list[bytes]) -> None:
     line = padded(b"".join(fragments))
-    both = outcome(lambda piece: parse_values(Frame((piece,), ()), max_nesting=NESTING), line)
-    assert both == outcome(general, line)
+    assert parsed(line) == outcome(general, line)
 
 
 @given(st.binary(max_size=120))
 def test_any_octets_give_the_same_values_or_error(data: bytes) -> None:
     line = padded(data.replace(b"\n", b" "))
-    both = outcome(lambda piece: parse_values(Frame((piece,), ()), max_nesting=NESTING), line)
-    assert both == outcome(general, line)
+    assert parsed(line) == outcome(general, line)
 
 
 def test_common_shape_is_split_into_words_and_strings() -> None:

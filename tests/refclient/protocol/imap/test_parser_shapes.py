@@ -22,13 +22,10 @@ from refclient.protocol.imap.framing import Frame
 from refclient.protocol.imap.parser import (
     _PLAIN_MIN,
     Untagged,
-    Value,
-    _tokenize_piece,
     parse_frame,
     parse_values,
 )
-
-NESTING = 6
+from tests.refclient.protocol.imap.reference_parse import NESTING, general, outcome, parsed
 
 #: Tokens of a skeleton: ``S`` is a quoted string and ``D`` a number, filled per line.
 _TOKENS = st.sampled_from(
@@ -69,32 +66,6 @@ _STRING = st.one_of(
     st.sampled_from([b"q\\\\q", b"back\\", b"cr\rx", b"lf\nx"]),
 )
 _NUMBER = st.sampled_from([b"0", b"7", b"42", b"007", b"123456", b"9"])
-
-
-def general(line: bytes) -> list[Value]:
-    """The values of ``line`` by the general pattern alone (the reference)."""
-    frame = Frame((line,), ())
-    stack: list[list[Value]] = []
-    top: list[Value] = []
-    _tokenize_piece(
-        frame, line, 0, before_literal=False, current=top, stack=stack, max_nesting=NESTING
-    )
-    if stack:
-        raise RemoteProtocolError("malformed response: unbalanced '('")
-    return top
-
-
-def outcome(parse: object, line: bytes) -> object:
-    """The values, or the error message, of ``parse(line)``."""
-    assert callable(parse)
-    try:
-        return parse(line)
-    except RemoteProtocolError as error:
-        return ("error", str(error).split(" (", 1)[0])
-
-
-def parsed(line: bytes) -> object:
-    return outcome(lambda piece: parse_values(Frame((piece,), ()), max_nesting=NESTING), line)
 
 
 def fill(skeleton: list[tuple[str, str]], strings: list[bytes], numbers: list[bytes]) -> bytes:

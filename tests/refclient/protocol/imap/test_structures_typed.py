@@ -44,6 +44,11 @@ def fetch(line: bytes) -> tuple[FetchData, list[Finding]]:
     return parse_fetch(event.number, event.values, findings), findings
 
 
+def _from(addresses: Value) -> list[Value]:
+    """An ENVELOPE (RFC 3501 section 7.4.2) whose From is ``addresses``, every other field NIL."""
+    return [None, None, addresses, None, None, None, None, None, None, None]
+
+
 def test_common_items_are_fully_typed() -> None:
     data, findings = fetch(ENVELOPE_LINE)
     assert findings == []
@@ -144,7 +149,7 @@ def test_malformed_common_items_raise(line: bytes, message: str) -> None:
     ],
 )
 def test_malformed_addresses_raise(addresses: Value) -> None:
-    envelope: list[Value] = [None, None, addresses, None, None, None, None, None, None, None]
+    envelope = _from(addresses)
     with pytest.raises(RemoteProtocolError):
         parse_envelope(envelope)
 
@@ -195,48 +200,15 @@ def test_equal_address_lists_give_equal_addresses_across_envelopes() -> None:
 
 @pytest.mark.parametrize("host", [b"example.test", "example.test", None])
 def test_an_address_list_seen_before_is_still_refused_when_malformed(host: Value) -> None:
-    good: list[Value] = [
-        None,
-        None,
-        [[None, None, b"a", host]],
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-    ]
+    good = _from([[None, None, b"a", host]])
     parse_envelope(good)
-    bad: list[Value] = [
-        None,
-        None,
-        [[None, None, b"a", host], [b"x"]],
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-    ]
+    bad = _from([[None, None, b"a", host], [b"x"]])
     with pytest.raises(RemoteProtocolError, match="4 fields"):
         parse_envelope(bad)
 
 
 def test_an_address_list_holding_a_list_is_refused() -> None:
-    nested: list[Value] = [
-        None,
-        None,
-        [[None, None, [b"a"], b"h"]],
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-    ]
+    nested = _from([[None, None, [b"a"], b"h"]])
     with pytest.raises(RemoteProtocolError, match="expected a string, got a list"):
         parse_envelope(nested)
 
@@ -260,8 +232,8 @@ def test_body_parameters_common_and_other_shapes_agree() -> None:
 @pytest.mark.parametrize("count", [1, 2])
 def test_an_atom_in_place_of_an_address_is_refused_after_the_address(count: int) -> None:
     fields: list[Value] = ["a", "b", "c", "d"]
-    listed: list[Value] = [None, None, [fields] * count, None, None, None, None, None, None, None]
+    listed = _from([fields] * count)
     assert parse_envelope(listed).from_ == (Address("a", "b", "c", "d"),) * count
-    atoms: list[Value] = [None, None, ["abcd"] * count, None, None, None, None, None, None, None]
+    atoms = _from(["abcd"] * count)
     with pytest.raises(RemoteProtocolError, match="expected a list"):
         parse_envelope(atoms)
