@@ -215,12 +215,10 @@ def _convert_addresses(raw: Value) -> tuple[Address, ...]:
         name, route, mailbox, host = parts
         result.append(
             Address(
-                None if name is None else _text(name),
-                None if route is None else _text(route),
-                mailbox.decode("utf-8", "replace")
-                if mailbox.__class__ is bytes
-                else _text(mailbox),
-                host.decode("utf-8", "replace") if host.__class__ is bytes else _text(host),
+                _text(name),
+                _text(route),
+                _text(mailbox),
+                _text(host),
             )
         )
     return tuple(result)
@@ -239,8 +237,8 @@ def parse_envelope(value: Value) -> Envelope:
     date, subject, from_raw, sender_raw, reply_raw, to_raw, cc, bcc, in_reply_to, message_id = items
     from_ = _addresses(from_raw)
     return Envelope(
-        date.decode("utf-8", "replace") if date.__class__ is bytes else _text(date),
-        subject.decode("utf-8", "replace") if subject.__class__ is bytes else _text(subject),
+        _text(date),
+        _text(subject),
         from_,
         from_ if sender_raw == from_raw else _addresses(sender_raw),
         from_ if reply_raw == from_raw else _addresses(reply_raw),
@@ -248,9 +246,7 @@ def parse_envelope(value: Value) -> Envelope:
         () if cc is None else _addresses(cc),
         () if bcc is None else _addresses(bcc),
         None if in_reply_to is None else _text(in_reply_to),
-        message_id.decode("utf-8", "replace")
-        if message_id.__class__ is bytes
-        else _text(message_id),
+        _text(message_id),
     )
 
 
@@ -325,9 +321,7 @@ def _parameters(value: Value, findings: list[Finding]) -> dict[str, str]:
     parameters = {}
     for index in range(0, len(items), 2):
         name, text = items[index], items[index + 1]
-        name = name.decode("utf-8", "replace") if name.__class__ is bytes else _text(name) or ""
-        text = text.decode("utf-8", "replace") if text.__class__ is bytes else _text(text) or ""
-        parameters[name.lower()] = text
+        parameters[(_text(name) or "").lower()] = _text(text) or ""
     return parameters
 
 
@@ -368,34 +362,15 @@ def parse_bodystructure(value: Value, findings: list[Finding], *, depth: int = 0
         )
     if len(items) < 7:
         raise RemoteProtocolError(f"body part with {len(items)} fields, at least 7 needed")
-    main_value, sub_value = items[0], items[1]
-    main = (
-        main_value.decode("utf-8", "replace")
-        if main_value.__class__ is bytes
-        else _text(main_value) or ""
-    ).lower()
-    sub = (
-        sub_value.decode("utf-8", "replace")
-        if sub_value.__class__ is bytes
-        else _text(sub_value) or ""
-    ).lower()
-    octets = items[6]
-    size = (
-        int(octets)
-        if octets.__class__ is str and octets.isdecimal()
-        else _number(octets, findings, "body size")
-    )
+    main = (_text(items[0]) or "").lower()
+    sub = (_text(items[1]) or "").lower()
+    size = _number(items[6], findings, "body size")
     rest = items[7:]
     envelope = None
     lines: int | None = None
     parts: tuple[BodyStructure, ...] = ()
     if main == "text" and rest:
-        count = rest[0]
-        lines = (
-            int(count)
-            if count.__class__ is str and count.isdecimal()
-            else _number(count, findings, "line count")
-        )
+        lines = _number(rest[0], findings, "line count")
         rest = rest[1:]
     elif main == "message" and sub == "rfc822" and len(rest) >= 3:
         envelope = parse_envelope(rest[0])
@@ -417,21 +392,13 @@ def parse_bodystructure(value: Value, findings: list[Finding], *, depth: int = 0
     identifier = items[3]
     description = items[4]
     encoding = items[5]
-    parameters: dict[str, str] | None = None
-    if raw_parameters.__class__ is list and len(raw_parameters) == 2:
-        # The common single parameter, such as ("CHARSET" "US-ASCII"): _parameters inline.
-        name, text = raw_parameters
-        if name.__class__ is bytes and text.__class__ is bytes:
-            parameters = {name.decode("utf-8", "replace").lower(): text.decode("utf-8", "replace")}
-    if parameters is None and raw_parameters is not None:
-        parameters = _parameters(raw_parameters, findings)
     return BodyStructure(
         main,
         sub,
-        parameters,
+        {} if raw_parameters is None else _parameters(raw_parameters, findings),
         None if identifier is None else _text(identifier),
         None if description is None else _text(description),
-        encoding.decode("utf-8", "replace") if encoding.__class__ is bytes else _text(encoding),
+        _text(encoding),
         size,
         lines,
         parts,
@@ -521,19 +488,11 @@ def parse_fetch(number: int, value: list[Value], findings: list[Finding]) -> Fet
             item = items[index + 1]
             index += 2
             if kind == _UID:
-                data.uid = (
-                    int(item)
-                    if item.__class__ is str and item.isdecimal()
-                    else _number(item, findings, "UID")
-                )
+                data.uid = _number(item, findings, "UID")
             elif kind == _FLAGS:
                 data.flags = _flags(item)
             elif kind == _SIZE:
-                data.size = (
-                    int(item)
-                    if item.__class__ is str and item.isdecimal()
-                    else _number(item, findings, "RFC822.SIZE")
-                )
+                data.size = _number(item, findings, "RFC822.SIZE")
             elif kind == _ENVELOPE:
                 data.envelope = parse_envelope(item)
             else:
