@@ -292,12 +292,15 @@ class IMAPSession(Session):
     # -- plumbing ------------------------------------------------------------------------
 
     async def _next(self) -> Response:
-        while True:
-            event = self.engine.next_event()
-            self._drain_findings()
-            if not isinstance(event, NeedData):
-                return event
+        while isinstance(event := self._event(), NeedData):
             self.engine.receive_data(await self.read())
+        return event
+
+    def _event(self) -> Response | NeedData:
+        """The engine's next event, its findings recorded (no I/O, so no coroutine)."""
+        event = self.engine.next_event()
+        self._drain_findings()
+        return event
 
     def _drain_findings(self) -> None:
         if not self.engine.findings:
@@ -432,14 +435,11 @@ class IMAPSession(Session):
         secret: bool = False,
     ) -> Result:
         untagged: list[Untagged] = []
-        engine = self.engine
         while True:
-            # self._next() written out: one coroutine less per response (most are FETCH data).
-            event = engine.next_event()
-            if engine.findings:
-                self._drain_findings()
+            # Not self._next(): one coroutine less per response (most are FETCH data).
+            event = self._event()
             if isinstance(event, NeedData):
-                engine.receive_data(await self.read())
+                self.engine.receive_data(await self.read())
                 continue
             if isinstance(event, Untagged):
                 self._observe(event)
