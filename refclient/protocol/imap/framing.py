@@ -289,7 +289,9 @@ class ResponseFramer:
             or not isinstance(buffer, bytes)
             or end - stop > self._max_line
             or buffer[end - 1] != 0x0D
-            or end - 1 == stop  # an empty closing line: left to the general path
+            # An empty closing line, or an LF right after the literal (whose last octet
+            # may be a CR, not the closing line's): left to the general path.
+            or end - 1 <= stop
         ):
             return None
         tail = buffer[stop : end - 1]

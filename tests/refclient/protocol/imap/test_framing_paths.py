@@ -11,7 +11,7 @@ announcement, too many octets).
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from refclient.protocol.errors import RemoteProtocolError
@@ -51,7 +51,14 @@ def _frame_all(chunks: list[bytes]) -> tuple[list[Frame], str | None, bool]:
     return frames, None, framer.idle
 
 
-@given(_heads, st.binary(max_size=80), _closings, st.sampled_from([b"", b"* 3 EXISTS\r\n"]))
+#: Literals, some ending in CR: its closing line's LF must not be taken for the end of a CRLF.
+_literals = st.one_of(
+    st.binary(max_size=80), st.binary(max_size=8).map(lambda octets: octets + b"\r")
+)
+
+
+@given(_heads, _literals, _closings, st.sampled_from([b"", b"* 3 EXISTS\r\n"]))
+@example(b"* 1 FETCH (UID 1 BODY[] {%d}\r\n", b"\r", b"\n", b"")
 def test_whole_and_octet_by_octet_frame_alike(
     head: bytes, literal: bytes, closing: bytes, after: bytes
 ) -> None:
@@ -65,6 +72,13 @@ def test_a_whole_response_in_one_piece_is_one_frame_with_its_literal() -> None:
     frames, error, idle = _frame_all([b"* 1 FETCH (UID 1 BODY[] {5}\r\nhello)\r\n"])
     assert error is None and idle
     assert frames == [Frame((b"* 1 FETCH (UID 1 BODY[] ", b")"), (b"hello",), False, 25, 5)]
+
+
+def test_a_literal_ending_in_cr_before_a_bare_lf_is_framed_not_crashed_on() -> None:
+    # The CR is the literal's last octet, the LF alone is the closing line (a bare LF).
+    frames, error, idle = _frame_all([b"* 1 FETCH (UID 1 BODY[] {2}\r\nx\r\n"])
+    assert error is None and idle
+    assert frames == [Frame((b"* 1 FETCH (UID 1 BODY[] ", b""), (b"x\r",), True, 24, 2)]
 
 
 def test_a_closing_line_too_long_is_refused_in_one_piece_too() -> None:
