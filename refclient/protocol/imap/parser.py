@@ -13,7 +13,7 @@ not a RecursionError): lists are built with an explicit stack.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -254,16 +254,19 @@ def parse_values(frame: Frame, position: int = 0, *, max_nesting: int) -> list[V
 
 def _word_values(
     frame: Frame,
-    words: list[str],
+    words: Iterable[str],
     strings: list[bytes],
     current: list[Value],
     *,
     stack: list[list[Value]],
     max_nesting: int,
 ) -> list[Value]:
-    """Add the values of :func:`_plain_tokens`' words to ``current``; returns the open list.
+    """Add the values of ``words`` to ``current``; returns the list open at the end.
 
-    ``stack`` holds the open lists and is changed in place.
+    The one place where lists are opened and closed, for every tokenizer:
+    ``words`` are atoms as ``str``, ``(`` and ``)``, and ``"`` for the next
+    of ``strings`` (:func:`_plain_tokens`, :func:`_token_words`). ``stack``
+    holds the open lists and is changed in place.
     """
     append = current.append
     take = iter(strings).__next__
@@ -481,38 +484,44 @@ def _tokenize_piece(
     if before_literal and tokens and tokens[-1] == b"~" and line[-1:] == b"~":
         # The "~" of a literal8 (RFC 3516 section 4.2): the literal follows.
         tokens.pop()
-    append = current.append
-    nils = _NILS
+    strings: list[bytes] = []
+    return _word_values(
+        frame,
+        _token_words(frame, tokens, strings),
+        strings,
+        current,
+        stack=stack,
+        max_nesting=max_nesting,
+    )
+
+
+def _token_words(frame: Frame, tokens: list[bytes], strings: list[bytes]) -> Iterator[str]:
+    """:data:`_TOKEN`'s tokens as the words :func:`_word_values` takes, one at a time.
+
+    A quoted string is unescaped and appended to ``strings`` before its word
+    ``"`` is given, so the builder finds it there; the words come one at a
+    time so that an error in the lists before a bad token is reported first,
+    as the line reads.
+    """
     specials = _SPECIAL_FIRST
     for token in tokens:
         first = token[0]
         if first == 0x28:  # (
-            if len(stack) >= max_nesting:
-                raise _error(frame, f"lists nested deeper than {max_nesting}")
-            child: list[Value] = []
-            append(child)
-            stack.append(current)
-            current = child
-            append = current.append
+            yield "("
         elif first == 0x29:  # )
-            if not stack:
-                raise _error(frame, "unbalanced ')'")
-            current = stack.pop()
-            append = current.append
+            yield ")"
         elif first == 0x22:  # "
             if len(token) < 2:
                 raise _error(frame, "unterminated quoted string")
             inner = token[1:-1]
-            append(_UNESCAPE.sub(rb"\1", inner) if b"\\" in inner else inner)
-        elif token in nils:
-            append(None)
+            strings.append(_UNESCAPE.sub(rb"\1", inner) if b"\\" in inner else inner)
+            yield '"'
         elif first in specials and not (first == 0x5B and len(token) > 1):
             if first == 0x5B:  # [
                 raise _error(frame, "section without ']'")
             raise _error(frame, f"unexpected octet {token[:1]!r}")
         else:
-            append(token.decode("utf-8", "replace"))
-    return current
+            yield token.decode("utf-8", "replace")
 
 
 def _parse_code(data: bytes, *, max_nesting: int) -> ResponseCode:
