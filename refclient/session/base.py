@@ -21,7 +21,8 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import NoReturn
+from types import TracebackType
+from typing import NoReturn, Self
 
 from refclient import errors
 from refclient.findings import Finding, Severity
@@ -77,6 +78,32 @@ class Session:
     def ssl_context(self) -> ssl.SSLContext:
         """The client context of this session (the one TLS policy, :mod:`refclient.tls`)."""
         return _shared_context(self.options.ca_file, self.options.verify, self.alpn_offered)
+
+    # -- the session's life -------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Connect, read the greeting, and secure the connection: each protocol's own."""
+        raise NotImplementedError
+
+    async def finish(self) -> None:
+        """End the session the protocol's way (LOGOUT, QUIT) and close; here, only close."""
+        await self.close()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # A block that failed leaves the connection as it is: no goodbye on a broken session.
+        if exc is None and self._stream is not None:
+            await self.finish()
+        else:
+            await self.close()
 
     # -- errors -----------------------------------------------------------------------
 

@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 
 from refclient import errors
 from refclient.credentials import Credentials
@@ -271,23 +270,6 @@ class IMAPSession(Session):
     @property
     def authenticated(self) -> bool:
         return self.engine.state in (State.AUTHENTICATED, State.SELECTED)
-
-    # -- context manager ----------------------------------------------------------------
-
-    async def __aenter__(self) -> IMAPSession:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc is None and self._stream is not None and self.engine.state is not State.LOGOUT:
-            await self.logout()
-        else:
-            await self.close()
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -638,6 +620,10 @@ class IMAPSession(Session):
                     message="capabilities changed after login",
                 )
             )
+
+    async def finish(self) -> None:
+        """:meth:`logout`: the end of an ``async with`` block that did not fail."""
+        await self.logout()
 
     async def logout(self) -> None:
         """LOGOUT (RFC 3501 section 6.1.3) and close."""

@@ -23,7 +23,6 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 from refclient import errors
 from refclient.credentials import Credentials
@@ -122,23 +121,6 @@ class POP3Session(Session):
                 message=f"{name} argument is not a number: {' '.join(arguments)[:60]}",
             )
         )
-
-    # -- context manager ----------------------------------------------------------------
-
-    async def __aenter__(self) -> POP3Session:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc is None and self._stream is not None:
-            await self.quit()
-        else:
-            await self.close()
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -378,6 +360,10 @@ class POP3Session(Session):
         """One raw command line for conformance probing; never raises on -ERR."""
         async with self.step(f"raw {line.split(' ', 1)[0]}"):
             return await self._command(line, check=False)
+
+    async def finish(self) -> None:
+        """:meth:`quit`: the end of an ``async with`` block that did not fail."""
+        await self.quit()
 
     async def quit(self) -> None:
         """QUIT: enter the UPDATE state (deletions happen) and close."""

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
-from types import TracebackType
 
 from refclient import errors
 from refclient.credentials import Credentials
@@ -88,23 +87,6 @@ class SMTPSession(Session):
     def auth_mechanisms(self) -> tuple[str, ...]:
         """SASL mechanisms in the EHLO AUTH line."""
         return tuple(self.extensions.get("AUTH", "").upper().split())
-
-    # -- context manager ----------------------------------------------------------------
-
-    async def __aenter__(self) -> SMTPSession:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc is None and self._stream is not None:
-            await self.quit()
-        else:
-            await self.close()
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -441,6 +423,10 @@ class SMTPSession(Session):
         """Send one raw command line for conformance probing; never raises on 4xx/5xx."""
         async with self.step(f"raw {line.split(' ', 1)[0]}"):
             return await self._command(line)
+
+    async def finish(self) -> None:
+        """:meth:`quit`: the end of an ``async with`` block that did not fail."""
+        await self.quit()
 
     async def quit(self) -> None:
         """QUIT (RFC 5321 section 4.1.1.10) and close."""
