@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -18,8 +17,6 @@ import pytest
 from fakeservers.config import Limits, ServerConfig
 from fakeservers.controller import ENDPOINTS, FakeMailServers
 from fakeservers.pki import TestPKI
-from fakeservers.pop3 import start_pop3_server
-from fakeservers.store import MailStore
 
 ALICE = "alice@example.test"
 PLAIN_OK = base64.b64encode(f"\0{ALICE}\0alice-pass".encode()).decode()
@@ -302,34 +299,3 @@ def test_a_dying_session_does_not_disturb_others(pop3_server: FakeMailServers) -
         hostile.close()  # disconnect mid-line / mid-AUTH
     assert steady.command("STAT").startswith(b"+OK")
     steady.close()
-
-
-@pytest.mark.parametrize("implicit_tls", [False, True])
-def test_listener_tracks_sessions_and_closing_it_ends_them(
-    mail_pki: TestPKI, implicit_tls: bool
-) -> None:
-    async def scenario() -> None:
-        store = MailStore()
-        listener = await start_pop3_server(
-            store,
-            ServerConfig(),
-            host="127.0.0.1",
-            port=0,
-            tls_context=mail_pki.server_context(),
-            implicit_tls=implicit_tls,
-        )
-        context = mail_pki.client_context() if implicit_tls else None
-        reader, writer = await asyncio.open_connection(
-            "127.0.0.1",
-            listener.port,
-            ssl=context,
-            server_hostname="localhost" if context else None,
-        )
-        assert (await reader.readline()).startswith(b"+OK")
-        assert listener.session_count == 1
-        await listener.close()
-        assert await asyncio.wait_for(reader.read(), 5) == b""  # the server closed it
-        assert listener.session_count == 0
-        writer.close()
-
-    asyncio.run(scenario())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import socket
 import ssl
@@ -10,11 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from fakeservers.config import ServerConfig
 from fakeservers.controller import FakeMailServers
-from fakeservers.pki import TestPKI
-from fakeservers.smtp import start_smtp_server, strip_trace_headers
-from fakeservers.store import MailStore
+from fakeservers.smtp import strip_trace_headers
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -222,34 +218,3 @@ def test_garbage_handshake_on_implicit_tls_does_not_disturb_others(
         raw.close()
     wire.login()
     assert wire.command("NOOP") == b"250 2.0.0 OK\r\n"
-
-
-@pytest.mark.parametrize("implicit_tls", [False, True])
-def test_listener_tracks_sessions_and_closing_it_ends_them(
-    mail_pki: TestPKI, implicit_tls: bool
-) -> None:
-    async def scenario() -> None:
-        store = MailStore()
-        listener = await start_smtp_server(
-            store,
-            ServerConfig(),
-            host="127.0.0.1",
-            port=0,
-            tls_context=mail_pki.server_context(),
-            implicit_tls=implicit_tls,
-        )
-        context = mail_pki.client_context() if implicit_tls else None
-        reader, writer = await asyncio.open_connection(
-            "127.0.0.1",
-            listener.port,
-            ssl=context,
-            server_hostname="localhost" if context else None,
-        )
-        assert (await reader.readline()).startswith(b"220")
-        assert listener.session_count == 1
-        await listener.close()
-        assert await asyncio.wait_for(reader.read(), 5) == b""  # the server closed it
-        assert listener.session_count == 0
-        writer.close()
-
-    asyncio.run(scenario())
