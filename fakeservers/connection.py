@@ -200,9 +200,13 @@ class Connection(asyncio.Protocol):
                 self._wake()
 
     def eof_received(self) -> bool | None:
+        # The client closed its side; ours stays open (TCP half-close, RFC 9293 section
+        # 3.6) so that commands it sent before are still answered: the session reads them
+        # from the buffer, then meets ConnectionClosed and closes. Under TLS the layer
+        # ends the connection itself and this answer is not asked for.
         self._eof = True
         self._wake()
-        return False
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True

@@ -1,13 +1,18 @@
-"""Every protocol's listener counts its sessions, and closing it ends them (IMAP, POP3, SMTP)."""
+"""Every protocol's listener counts its sessions, ends them when closed, answers a half-close.
+
+IMAP, POP3 and SMTP alike, over real sockets on loopback.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
 
 from fakeservers.config import ServerConfig
+from fakeservers.controller import FakeMailServers
 from fakeservers.imap import start_imap_server
 from fakeservers.listener import Listener
 from fakeservers.pki import TestPKI
@@ -54,3 +59,28 @@ def test_listener_tracks_sessions_and_closing_it_ends_them(
         writer.close()
 
     asyncio.run(scenario())
+
+
+#: endpoint -> (commands sent at once, then the client's half-close; the last reply expected)
+_PIPELINED = {
+    "imap": (b"a1 CAPABILITY\r\na2 NOOP\r\na3 LOGOUT\r\n", b"a3 OK LOGOUT completed\r\n"),
+    "pop3": (b"CAPA\r\nNOOP\r\nQUIT\r\n", b"+OK mailcompat POP3 server signing off\r\n"),
+    "submission": (b"EHLO client.example.test\r\nNOOP\r\nQUIT\r\n", b"221 2.0.0 Bye\r\n"),
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(_PIPELINED))
+def test_commands_sent_before_a_half_close_are_all_answered(
+    mail_servers: FakeMailServers, endpoint: str
+) -> None:
+    # printf '...' | nc -N host port: the commands and the FIN arrive together, and the
+    # replies must still come back before the server closes (RFC 9293 section 3.6).
+    commands, last = _PIPELINED[endpoint]
+    port = mail_servers.endpoints[endpoint].port
+    with socket.create_connection((mail_servers.host, port), timeout=10) as connection:
+        connection.sendall(commands)
+        connection.shutdown(socket.SHUT_WR)
+        received = b""
+        while data := connection.recv(65536):
+            received += data
+    assert received.endswith(last), received[-300:]
