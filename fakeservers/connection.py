@@ -159,11 +159,10 @@ class Connection(asyncio.Protocol):
             if watched and self.wire.on_event(Event.BYTES, data).ending is not None:
                 return  # the octets that end the connection are not served
         if self._inflate is not None:
-            try:
-                data = self._inflate.decompress(data)
-            except zlib.error:
-                self.abort()  # not a deflate stream: nothing more can be read
+            inflated = self._inflated(data)
+            if inflated is None:
                 return
+            data = inflated
         sink = self._sink
         if sink is not None and not self._buffer:
             data = sink.take(data)
@@ -488,7 +487,21 @@ class Connection(asyncio.Protocol):
         pending = bytes(self._buffer)
         self._buffer.clear()
         if pending:
-            self._buffer += self._inflate.decompress(pending)
+            self._buffer += self._inflated(pending) or b""
+
+    def _inflated(self, data: bytes) -> bytes | None:
+        """``data`` inflated; None, with the connection dropped, if it is no deflate stream.
+
+        A corrupt stream cannot be resynchronised (RFC 4978 section 4): nothing
+        after it can be read, so the connection ends and the session meets
+        :class:`ConnectionClosed` on its next read.
+        """
+        assert self._inflate is not None
+        try:
+            return self._inflate.decompress(data)
+        except zlib.error:
+            self.abort()
+            return None
 
     async def close(self) -> None:
         """Close the connection and wait (briefly) until it is gone."""

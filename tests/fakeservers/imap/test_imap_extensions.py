@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import zlib
 from collections.abc import Iterator
@@ -346,6 +347,27 @@ def test_compress_deflate_both_ways(client: RawImap) -> None:
     while not received.endswith(b"\r\n"):
         received += inflate.decompress(client.sock.recv(4096))
     assert received == b"Z NO [COMPRESSIONACTIVE] Compression is already active\r\n"
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["with-the-command", "after-the-reply"])
+def test_octets_that_are_no_deflate_stream_end_the_session_quietly(
+    client: RawImap, raw_imap: RawFactory, caplog: pytest.LogCaptureFixture, together: bool
+) -> None:
+    # RFC 4978 section 4: a corrupt stream cannot be resynchronised. The server drops the
+    # connection, as for any client gone wrong, not with an error of its own; whether the
+    # octets came in one write with the command (inflated when compression starts) or after.
+    garbage = b"\xff\xfe this is not deflate\r\n"
+    if together:
+        client.send(b"Z COMPRESS DEFLATE\r\n" + garbage)
+        assert client.until_tagged(b"Z") == [b"Z OK DEFLATE active\r\n"]
+    else:
+        assert client.command(b"Z", b"COMPRESS DEFLATE") == [b"Z OK DEFLATE active\r\n"]
+        client.send(garbage)
+    assert client.at_eof()
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    other = raw_imap()
+    other.login()  # the server goes on serving
+    other.close()
 
 
 def test_compress_with_an_unknown_mechanism_is_bad(client: RawImap) -> None:
