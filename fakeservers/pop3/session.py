@@ -24,7 +24,6 @@ with UTF-8 header fields downgraded (RFC 6858, :mod:`fakeservers.pop3.downgrade`
 from __future__ import annotations
 
 import base64
-import binascii
 import enum
 import hashlib
 import hmac
@@ -453,7 +452,7 @@ def _decode_response(text: str, *, initial: bool = False) -> bytes:
         raise _SaslAbort("Authentication cancelled")
     try:
         return base64.b64decode(text, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or octets over 127 (the line was decoded leniently)
         raise _SaslAbort("[AUTH] Authentication failed: response is not base64") from None
 
 

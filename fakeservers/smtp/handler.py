@@ -22,7 +22,6 @@ built-in PLAIN and LOGIN so that all mechanisms share one implementation.
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 import weakref
 from collections.abc import Callable
@@ -433,7 +432,7 @@ class SubmissionHandler:
         if len(args) > 1:
             try:
                 initial = b"" if args[1] == "=" else base64.b64decode(args[1], validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or a character outside ASCII
                 await server.push("501 5.5.2 Can't decode base64")
                 return AuthResult(success=False, handled=True)
         step = exchange.step(initial)

@@ -162,6 +162,17 @@ def test_auth_cancel_bad_base64_and_unknown_mechanism(pop3s: Pop3Wire) -> None:
     assert pop3s.command("AUTH GSSAPI").startswith(b"-ERR")
 
 
+def test_auth_responses_with_8bit_octets_are_refused_and_the_session_goes_on(
+    pop3s: Pop3Wire,
+) -> None:
+    # Octets over 127 are no base64 either: refused like "!!", never a failed session.
+    refused = b"-ERR [AUTH] Authentication failed: response is not base64\r\n"
+    assert pop3s.command("AUTH PLAIN \u00e9t\u00e9") == refused
+    assert pop3s.command("AUTH PLAIN").startswith(b"+ ")
+    assert pop3s.command(b"\xff\xfe") == refused
+    assert pop3s.command(f"AUTH PLAIN {PLAIN_OK}").startswith(b"+OK")
+
+
 def test_auth_empty_initial_response_is_equals_sign(pop3s: Pop3Wire) -> None:
     # RFC 5034 section 4: "=" is an empty initial response; PLAIN then fails at once.
     assert pop3s.command("AUTH PLAIN =").startswith(b"-ERR [AUTH]")

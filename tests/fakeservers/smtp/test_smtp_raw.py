@@ -73,6 +73,15 @@ def wire(smtp_server: FakeMailServers) -> Iterator[SmtpWire]:
     connection.close()
 
 
+def test_an_initial_response_with_8bit_octets_is_refused_and_the_session_goes_on(
+    wire: SmtpWire,
+) -> None:
+    # Octets over 127 are no base64 either: 501 as for "!!!" (RFC 4954 section 4).
+    assert wire.command("EHLO client.test").startswith(b"250-")
+    assert wire.command(b"AUTH PLAIN \xff\xfe\xc3\xa9") == b"501 5.5.2 Can't decode base64\r\n"
+    assert wire.command(f"AUTH PLAIN {PLAIN}").startswith(b"235 2.7.0")
+
+
 def test_greeting_names_the_host(wire: SmtpWire) -> None:
     assert wire.greeting == b"220 localhost ESMTP mailcompat submission ready\r\n"
 
