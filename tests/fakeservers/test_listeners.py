@@ -1,6 +1,6 @@
 """Every protocol's listener counts its sessions, ends them when closed, answers a half-close.
 
-IMAP, POP3 and SMTP alike, over real sockets on loopback.
+IMAP, POP3 and SMTP alike (but for the half-close, see below), over real sockets on loopback.
 """
 
 from __future__ import annotations
@@ -61,11 +61,12 @@ def test_listener_tracks_sessions_and_closing_it_ends_them(
     asyncio.run(scenario())
 
 
-#: endpoint -> (commands sent at once, then the client's half-close; the last reply expected)
+#: endpoint -> (commands sent at once, then the client's half-close; the last reply expected).
+#: Not SMTP: aiosmtpd ends a session at the client's EOF, whatever it has not answered yet
+#: (docs/limits.md), and whether the replies make it first depends on the timing.
 _PIPELINED = {
     "imap": (b"a1 CAPABILITY\r\na2 NOOP\r\na3 LOGOUT\r\n", b"a3 OK LOGOUT completed\r\n"),
     "pop3": (b"CAPA\r\nNOOP\r\nQUIT\r\n", b"+OK mailcompat POP3 server signing off\r\n"),
-    "submission": (b"EHLO client.example.test\r\nNOOP\r\nQUIT\r\n", b"221 2.0.0 Bye\r\n"),
 }
 
 
