@@ -202,7 +202,7 @@ class Connection(asyncio.Protocol):
         # The client closed its side; ours stays open (TCP half-close, RFC 9293 section
         # 3.6) so that commands it sent before are still answered: the session reads them
         # from the buffer, then meets ConnectionClosed and closes. Under TLS the layer
-        # ends the connection itself and this answer is not asked for.
+        # ends the connection itself and does not look at this answer.
         self._eof = True
         self._wake()
         return True
