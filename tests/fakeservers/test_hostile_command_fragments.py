@@ -33,6 +33,9 @@ from fakeservers.pki import TestPKI
 
 USER, PASSWORD = "alice@example.test", "alice-pass"
 
+#: Octets out of place, among every protocol's fragments.
+_STRAY = [b" ", b"\r\n", b"\n", b"\r", b"\x00", b"\xff"]
+
 _IMAP = [
     b"a1 ",
     b"a2 LOGIN alice@example.test alice-pass\r\n",
@@ -63,13 +66,9 @@ _IMAP = [
     b"(",
     b")",
     b"1:*",
-    b" ",
-    b"\r\n",
-    b"\n",
-    b"\r",
-    b"\x00",
     b"\xff\xfe",
     b"b9 LOGOUT\r\n",
+    *_STRAY,
 ]
 
 _POP3 = [
@@ -91,13 +90,8 @@ _POP3 = [
     b"UTF8\r\n",
     b"RETR ",
     b"99999999999999999999",
-    b" ",
-    b"\r\n",
-    b"\n",
-    b"\r",
-    b"\x00",
-    b"\xff",
     b"QUIT\r\n",
+    *_STRAY,
 ]
 
 _SMTP = [
@@ -122,13 +116,8 @@ _SMTP = [
     b"STARTTLS\r\n",
     b"NOOP\r\n",
     b"VRFY alice\r\n",
-    b" ",
-    b"\r\n",
-    b"\n",
-    b"\r",
-    b"\x00",
-    b"\xff",
     b"QUIT\r\n",
+    *_STRAY,
 ]
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from refclient.protocol.errors import RemoteProtocolError
 from refclient.protocol.pop3 import NEED_DATA as POP3_NEED_DATA
 from refclient.protocol.pop3 import POP3Engine
 from refclient.protocol.smtp import NEED_DATA as SMTP_NEED_DATA
 from refclient.protocol.smtp import SMTPEngine
+from tests.refclient.protocol.engine_reading import read_to_the_end
 
 _POP3_FRAGMENTS = [
     b"+OK",
@@ -78,15 +78,7 @@ def _pop3(chunks: list[bytes]) -> tuple[list[str], str | None]:
     engine.send("RETR 1", multiline=True)
     engine.send("LIST", multiline=True)
     engine.send("AUTH PLAIN")
-    seen: list[str] = []
-    try:
-        for chunk in [*chunks, b""]:
-            engine.receive_data(chunk)
-            while (event := engine.next_event()) is not POP3_NEED_DATA:
-                seen.append(repr(event))
-    except RemoteProtocolError as error:
-        return seen, str(error)
-    return seen, None
+    return read_to_the_end(engine, chunks, need_data=POP3_NEED_DATA)
 
 
 def _smtp(chunks: list[bytes]) -> tuple[list[str], str | None]:
@@ -94,15 +86,7 @@ def _smtp(chunks: list[bytes]) -> tuple[list[str], str | None]:
     engine = SMTPEngine(max_line=80)
     for _ in range(5):
         engine.send("NOOP")
-    seen: list[str] = []
-    try:
-        for chunk in [*chunks, b""]:
-            engine.receive_data(chunk)
-            while (event := engine.next_event()) is not SMTP_NEED_DATA:
-                seen.append(repr(event))
-    except RemoteProtocolError as error:
-        return seen, str(error)
-    return seen, None
+    return read_to_the_end(engine, chunks, need_data=SMTP_NEED_DATA)
 
 
 def _octets(stream: bytes) -> list[bytes]:

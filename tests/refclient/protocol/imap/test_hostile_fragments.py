@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from refclient.findings import Finding
-from refclient.protocol.errors import RemoteProtocolError
 from refclient.protocol.imap import NEED_DATA, IMAPEngine, Untagged, parse_fetch
+from tests.refclient.protocol.engine_reading import read_to_the_end
 
 _FRAGMENTS = [
     # Response starts.
@@ -90,18 +90,14 @@ def _read(chunks: list[bytes]) -> tuple[list[str], str | None]:
     engine.receive_data(b"* OK ready\r\n")
     engine.next_event()
     engine.send("NOOP")  # A0001 is in flight
-    seen: list[str] = []
     findings: list[Finding] = []
-    try:
-        for chunk in [*chunks, b""]:
-            engine.receive_data(chunk)
-            while (event := engine.next_event()) is not NEED_DATA:
-                seen.append(repr(event))
-                if isinstance(event, Untagged) and event.name == "FETCH" and event.number:
-                    seen.append(repr(parse_fetch(event.number, event.values, findings)))
-    except RemoteProtocolError as error:
-        return seen, str(error)
-    return seen, None
+
+    def typed(event: object) -> list[str]:
+        if isinstance(event, Untagged) and event.name == "FETCH" and event.number:
+            return [repr(parse_fetch(event.number, event.values, findings))]
+        return []
+
+    return read_to_the_end(engine, chunks, need_data=NEED_DATA, more=typed)
 
 
 @settings(max_examples=300)
