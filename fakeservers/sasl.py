@@ -107,6 +107,20 @@ class _Context:
 # -- shared helpers -------------------------------------------------------------
 
 
+def decode_response(text: str | bytes) -> bytes | None:
+    """A client's base64 response (RFC 4422 section 3, RFC 4648), or None if it is none.
+
+    Strict: only the base64 alphabet with its padding. A character or octet
+    outside ASCII is no base64 either (``b64decode`` of such a ``str`` raises
+    a plain ValueError, not ``binascii.Error``), so every caller refuses it
+    the same way, with its own protocol's reply.
+    """
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        return None
+
+
 def _utf8(data: bytes, what: str) -> str:
     try:
         return data.decode("utf-8")
@@ -276,10 +290,9 @@ def _scram_verify(
     client_key = hmac.digest(salted, b"Client Key", digest)
     stored_key = hashlib.new(digest, client_key).digest()
     signature = hmac.digest(stored_key, auth_message, digest)
-    try:
-        proof = base64.b64decode(proof_b64, validate=True)
-    except ValueError:
-        raise _Malformed("client proof is not base64") from None
+    proof = decode_response(proof_b64)
+    if proof is None:
+        raise _Malformed("client proof is not base64")
     if len(proof) != len(signature):
         return Rejected(_FAILED, None)
     recovered = bytes(a ^ b for a, b in zip(proof, signature, strict=True))

@@ -48,7 +48,14 @@ from fakeservers.pop3.command import (
 from fakeservers.pop3.downgrade import downgrade
 from fakeservers.pop3.logins import login_times
 from fakeservers.pop3.maildrop import Maildrop, as_lines, multiline, top
-from fakeservers.sasl import MECHANISMS, Accepted, Challenge, UnknownMechanism, start_exchange
+from fakeservers.sasl import (
+    MECHANISMS,
+    Accepted,
+    Challenge,
+    UnknownMechanism,
+    decode_response,
+    start_exchange,
+)
 from fakeservers.store import Account, MailStore, Message, StoreError
 
 log = logging.getLogger(__name__)
@@ -450,10 +457,10 @@ def _decode_response(text: str, *, initial: bool = False) -> bytes:
         return b""
     if text == "*":  # RFC 5034 section 4: the client cancels the exchange
         raise _SaslAbort("Authentication cancelled")
-    try:
-        return base64.b64decode(text, validate=True)
-    except ValueError:  # binascii.Error, or octets over 127 (the line was decoded leniently)
-        raise _SaslAbort("[AUTH] Authentication failed: response is not base64") from None
+    decoded = decode_response(text)
+    if decoded is None:
+        raise _SaslAbort("[AUTH] Authentication failed: response is not base64")
+    return decoded
 
 
 Handler = Callable[[Pop3Session, str], Awaitable[None]]

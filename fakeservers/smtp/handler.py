@@ -21,7 +21,6 @@ built-in PLAIN and LOGIN so that all mechanisms share one implementation.
 
 from __future__ import annotations
 
-import base64
 import io
 import weakref
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from datetime import UTC, datetime
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session, auth_mechanism
 
 from fakeservers.config import ServerConfig
-from fakeservers.sasl import Accepted, Challenge, start_exchange
+from fakeservers.sasl import Accepted, Challenge, decode_response, start_exchange
 from fakeservers.smtp.dsn import (
     DELIVERED,
     FAILED,
@@ -430,9 +429,8 @@ class SubmissionHandler:
         exchange = start_exchange(args[0], self._store, hostname=self._config.hostname)
         initial: bytes | None = None
         if len(args) > 1:
-            try:
-                initial = b"" if args[1] == "=" else base64.b64decode(args[1], validate=True)
-            except ValueError:  # binascii.Error, or a character outside ASCII
+            initial = b"" if args[1] == "=" else decode_response(args[1])
+            if initial is None:
                 await server.push("501 5.5.2 Can't decode base64")
                 return AuthResult(success=False, handled=True)
         step = exchange.step(initial)

@@ -9,7 +9,6 @@ and by listing no AUTH= mechanism (RFC 3501 section 6.2.1).
 from __future__ import annotations
 
 import base64
-import binascii
 
 from fakeservers import sasl
 from fakeservers.connection import LineTooLong
@@ -60,7 +59,7 @@ async def authenticate(session: Session, command: Command) -> Reply:
     elif args.initial == b"=":  # an empty initial response (RFC 4959 section 3)
         first = b""
     else:
-        decoded = _decode(args.initial)
+        decoded = sasl.decode_response(args.initial)
         if decoded is None:
             return bad("Initial response is not valid base64")
         first = decoded
@@ -96,15 +95,8 @@ async def _challenge(session: Session, data: bytes) -> bytes | Reply:
     line = line.rstrip(b"\r\n")
     if line == b"*":  # RFC 3501 section 6.2.2, RFC 4422 section 3.5
         return bad("AUTHENTICATE cancelled")
-    decoded = _decode(line)
+    decoded = sasl.decode_response(line)
     return bad("SASL response is not valid base64") if decoded is None else decoded
-
-
-def _decode(text: bytes) -> bytes | None:
-    try:
-        return base64.b64decode(text, validate=True)
-    except binascii.Error:
-        return None
 
 
 def _logged_in(session: Session, account: Account, text: str) -> Reply:
